@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from responer.events.v1 import envelope_pb2, events_pb2
 
 # type -> subject suffix (after the namespace). The producer is the second token.

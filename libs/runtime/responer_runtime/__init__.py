@@ -1,0 +1,1 @@
+"""What every Responer service shares: settings, bus, relay, consumers, lifecycle, metrics, logs."""
