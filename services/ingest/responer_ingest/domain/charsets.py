@@ -1,0 +1,118 @@
+"""Bytes -> str with a charset fallback chain that never raises.
+
+Real mail lies about its charset: `us-ascii` parts full of 8-bit bytes, `iso-8859-1` parts that are
+windows-1252 (curly quotes in 0x80-0x9F), Polish mail sent as windows-1250 but labelled iso-8859-2 or
+not labelled at all, and names no codec knows (`x-unknown`, `utf-8*pl`). The chain is: declared ->
+utf-8 -> a windows-1250/iso-8859-2 heuristic for Polish -> windows-1252 -> latin-1 with replacement,
+and every step past the declared charset is reported so the caller can record the repair.
+"""
+
+from __future__ import annotations
+
+import codecs
+from functools import lru_cache
+
+# Labels seen in the wild whose codec is a superset or a differently spelled name.
+_ALIASES = {
+    "iso-8859-1": "cp1252",  # browsers do the same: 0x80-0x9F are cp1252 punctuation in practice
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "ascii",
+    "ansi_x3.4-1968": "ascii",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "x-sjis": "shift_jis",
+    "unicode-1-1-utf-7": "utf-7",
+    "utf8": "utf-8",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "unknown": "",
+    "default": "",
+    "x-user-defined": "",
+}
+
+# Bytes that are Polish letters in only one of the two encodings (ą ś ź Ą Ś Ź).
+_ISO_8859_2_ONLY = frozenset(b"\xb1\xb6\xbc\xa1\xa6\xac")
+_CP1250_ONLY = frozenset(b"\xb9\x9c\x9f\xa5\x8c\x8f")
+# Polish letters at the same byte in both (ł Ł ż Ż ę ń ć): a hint that the text is Central European.
+_CENTRAL_SHARED = frozenset(b"\xb3\xa3\xbf\xaf\xea\xf1\xe6")
+
+
+@lru_cache(maxsize=256)
+def codec_for(label: str | None) -> str | None:
+    """The Python codec name for a MIME charset label, or None when unknown."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    # RFC 2231 language suffix (`utf-8*pl`) and stray parameters.
+    name = name.split("*", 1)[0].split(";", 1)[0].strip()
+    name = _ALIASES.get(name, name)
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _central_european_codec(data: bytes) -> str | None:
+    iso = sum(1 for b in data if b in _ISO_8859_2_ONLY)
+    win = sum(1 for b in data if b in _CP1250_ONLY)
+    shared = sum(1 for b in data if b in _CENTRAL_SHARED)
+    if win == 0 and iso == 0 and shared < 2:
+        return None
+    # 0x80-0x9F are C1 controls in iso-8859-2, never text: their presence means windows-1250.
+    if win >= iso or any(0x80 <= b <= 0x9F for b in data):
+        return "cp1250"
+    return "iso8859-2"
+
+
+def _cyrillic_codec(data: bytes) -> str | None:
+    """Undeclared Russian mail (koi8-r or windows-1251): nearly every letter is a high byte.
+
+    Latin-script languages use high bytes only for accents, so a high-byte share above 60% of the
+    letters means a Cyrillic 8-bit codec; koi8-r puts lower case at 0xC0-0xDF, windows-1251 at 0xE0-0xFF.
+    """
+    high = sum(1 for b in data if b >= 0xC0)
+    latin = sum(1 for b in data if 0x41 <= b <= 0x7A)
+    if high < 3 or high < 1.5 * latin:
+        return None
+    koi_lower = sum(1 for b in data if 0xC0 <= b <= 0xDF)
+    return "koi8-r" if koi_lower > high - koi_lower else "cp1251"
+
+
+def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Decode `data`; returns (text, repair) where repair describes any deviation from `declared`."""
+    if not data:
+        return "", None
+    codec = codec_for(declared)
+    if codec == "iso8859-2" and any(0x80 <= b <= 0x9F for b in data):
+        # Labelled Latin-2 but carrying windows-1250 bytes (Outlook does this for Polish mail).
+        return data.decode("cp1250", errors="replace"), f"{declared}->cp1250"
+    if codec is not None:
+        try:
+            return data.decode(codec), None
+        except (UnicodeDecodeError, LookupError):
+            pass
+        except Exception:  # some codecs (utf-7, iso-2022-*) raise other errors on garbage
+            pass
+    if data.isascii():
+        return data.decode("ascii"), None
+    label = declared or "none"
+    try:
+        return data.decode("utf-8"), f"{label}->utf-8"
+    except UnicodeDecodeError:
+        pass
+    cyrillic = _cyrillic_codec(data)
+    if cyrillic is not None:
+        return data.decode(cyrillic, errors="replace"), f"{label}->{cyrillic}"
+    central = _central_european_codec(data)
+    if central is not None:
+        text = data.decode(central, errors="replace")
+        if "\ufffd" not in text:
+            return text, f"{label}->{central}"
+    try:
+        return data.decode("cp1252"), f"{label}->cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1", errors="replace"), f"{label}->latin-1"

@@ -1,0 +1,363 @@
+"""`parse_mail(raw) -> ParsedMail`: the one entry point from raw RFC 5322 bytes to facts.
+
+Built on the stdlib `email` package with the compat32 policy and our own decoding: compat32 is about
+4x faster than `policy.default`, never raises on header access (policy.default raises AttributeError
+on `To: unlisted-recipients:;`, cpython#83281), and leaves charset decisions to us so that each repair
+is recorded. `parse_mail` never raises: whatever cannot be understood becomes a parse defect.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.parser import HeaderParser
+from email.utils import parsedate_to_datetime
+
+from responer_ingest.domain.charsets import decode_bytes
+from responer_ingest.domain.headers import (
+    addresses,
+    decode_header_value,
+    first_message_id,
+    message_ids,
+    raw_to_str,
+)
+from responer_ingest.domain.html_text import html_to_text
+from responer_ingest.domain.mail import Attachment, ParsedMail
+from responer_ingest.domain.uuencode import extract_uuencoded
+
+DERIVED_ID_DOMAIN = "derived.responer"
+
+# Parts whose content is the header block of another message: the message a bounce is about.
+_HEADER_PARTS = frozenset({"text/rfc822-headers", "message/rfc822-headers", "message/global-headers"})
+# Machine-readable report parts, kept as text for classification.
+_REPORT_PARTS = (
+    frozenset(
+        {
+            "message/delivery-status",
+            "message/global-delivery-status",
+            "message/feedback-report",
+            "message/disposition-notification",
+            "message/global-disposition-notification",
+        }
+    )
+    | _HEADER_PARTS
+)
+_ENCAPSULATED = frozenset({"message/rfc822", "message/global", "message/news"})
+_QUOTED_ID_LINE = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_FILENAME_UNSAFE = re.compile(r"[\\/\x00-\x1f]+")
+
+
+@dataclass
+class _Body:
+    # ("plain" | "html", text): HTML is converted to text only if it ends up as the body text,
+    # because converting every alternative costs more than parsing the whole message.
+    text: list[tuple[str, str]] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+
+    def has_text(self) -> bool:
+        return any(chunk.strip() for _, chunk in self.text)
+
+    def render(self) -> str:
+        chunks = (html_to_text(c) if kind == "html" else c for kind, c in self.text)
+        return "\n\n".join(c.strip("\n") for c in chunks if c.strip())
+
+
+@dataclass
+class _Walk:
+    part_types: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    quoted_ids: list[str] = field(default_factory=list)
+    reports: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Parse one message. Never raises; unparseable input yields a ParsedMail with defects."""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # the contract: no input may break ingest
+        return _unparseable(raw, exc)
+
+
+def derived_message_id(raw: bytes) -> str:
+    """A missing Message-ID derived from content: the same bytes always get the same id."""
+    return f"{hashlib.sha256(raw).hexdigest()[:32]}@{DERIVED_ID_DOMAIN}"
+
+
+def _parse(raw: bytes) -> ParsedMail:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    walk = _Walk()
+    raw_headers = [(name, value) for name, value in msg.raw_items()]
+    headers: list[tuple[str, str]] = []
+    for name, value in raw_headers:
+        decoded, repairs = decode_header_value(value if isinstance(value, str) else str(value))
+        walk.repairs.extend(f"{name}: {r}" for r in repairs)
+        headers.append((name, decoded))
+    by_name: dict[str, list[str]] = {}
+    for name, value in raw_headers:
+        by_name.setdefault(name.lower(), []).append(str(value))
+
+    def first(name: str) -> str | None:
+        values = by_name.get(name)
+        return values[0] if values else None
+
+    message_id = first_message_id(first("message-id"))
+    derived = not message_id
+    if derived:
+        message_id = derived_message_id(raw)
+    own = {message_id}
+    in_reply_to = _unique(message_ids(first("in-reply-to")), own)
+    references = _unique(message_ids(" ".join(by_name.get("references", []))), own)
+
+    subject, repairs = decode_header_value(first("subject") or "")
+    walk.repairs.extend(f"Subject: {r}" for r in repairs)
+    senders, repairs = addresses(by_name.get("from") or by_name.get("sender") or [])
+    walk.repairs.extend(repairs)
+    from_name, from_email = senders[0] if senders else ("", "")
+    to, r_to = addresses(by_name.get("to", []))
+    cc, r_cc = addresses(by_name.get("cc", []))
+    reply_to, r_rt = addresses(by_name.get("reply-to", []))
+    walk.repairs.extend(r_to + r_cc + r_rt)
+
+    body = _Body()
+    _visit(msg, walk, body, top=True)
+    text = body.render()
+    html = "\n".join(body.html)
+    if not walk.quoted_ids and text:
+        walk.quoted_ids.extend(m.strip("<>") for m in _QUOTED_ID_LINE.findall(text))
+
+    return ParsedMail(
+        message_id=message_id,
+        message_id_derived=derived,
+        in_reply_to=in_reply_to,
+        references=references,
+        subject=subject,
+        from_name=from_name,
+        from_email=from_email,
+        to=to,
+        cc=cc,
+        reply_to=reply_to,
+        date=_date(first("date"), walk),
+        text=text,
+        html=html,
+        attachments=tuple(walk.attachments),
+        headers=tuple(headers),
+        part_types=tuple(walk.part_types),
+        parse_defects=tuple(dict.fromkeys(walk.defects)),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        raw_size=len(raw),
+        quoted_message_ids=_unique(walk.quoted_ids, own),
+        charset_repairs=tuple(dict.fromkeys(walk.repairs)),
+        report_parts=tuple(walk.reports),
+    )
+
+
+def _unique(ids: list[str], exclude: set[str]) -> tuple[str, ...]:
+    return tuple(i for i in dict.fromkeys(ids) if i not in exclude)
+
+
+def _date(value: str | None, walk: _Walk) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(raw_to_str(value)[0].strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        walk.defects.append("UnparseableDate")
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _visit(part: Message, walk: _Walk, body: _Body | None, *, top: bool = False) -> None:
+    """Depth-first over the MIME tree. `body` is None inside attached messages (not our text)."""
+    ctype = part.get_content_type()
+    walk.part_types.append(ctype)
+    walk.defects.extend(type(d).__name__ for d in part.defects)
+    if ctype in _REPORT_PARTS:
+        _report_part(part, ctype, walk)
+        return
+    if ctype in _ENCAPSULATED and part.is_multipart():
+        _encapsulated(part, walk, attach=body is not None)
+        return
+    if part.is_multipart():
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        if ctype == "multipart/alternative" and body is not None:
+            _alternative(children, walk, body)
+        else:
+            for child in children:
+                _visit(child, walk, body)
+        return
+    _leaf(part, ctype, walk, body)
+
+
+def _alternative(children: list[Message], walk: _Walk, body: _Body) -> None:
+    """Pick plain text when the sender offered it, HTML for the html field; attachments from all."""
+    options: list[tuple[str, _Body]] = []
+    for child in children:
+        sub = _Body()
+        _visit(child, walk, sub)
+        options.append((child.get_content_type(), sub))
+    plain = [b for ctype, b in options if ctype == "text/plain" and b.has_text()]
+    with_text = [b for _, b in options if b.has_text()]
+    chosen = plain[0] if plain else (with_text[-1] if with_text else None)
+    if chosen is not None:
+        body.text.extend(chosen.text)
+    with_html = [b for _, b in options if b.html]
+    if with_html:
+        body.html.extend(with_html[-1].html)
+
+
+def _payload(part: Message, walk: _Walk) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:  # broken transfer encodings
+        walk.defects.append(f"PayloadDecodeError:{type(exc).__name__}")
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
+    return data
+
+
+def _filename(part: Message, walk: _Walk) -> str:
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:
+        walk.defects.append("BadFilenameParameter")
+        return ""
+    if isinstance(name, tuple):  # an undecodable RFC 2231 value: (charset, language, text)
+        name = str(name[2])
+    name, repairs = decode_header_value(str(name))
+    walk.repairs.extend(f"filename: {r}" for r in repairs)
+    return _FILENAME_UNSAFE.sub("_", name).strip()
+
+
+def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None) -> None:
+    disposition = part.get_content_disposition()
+    filename = _filename(part, walk)
+    is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    data = _payload(part, walk)
+    if is_body:
+        if body is None:
+            return
+        text, repair = decode_bytes(data, part.get_content_charset())
+        if repair:
+            walk.repairs.append(f"{ctype}: {repair}")
+        if ctype == "text/html":
+            body.html.append(text)
+            body.text.append(("html", text))
+            return
+        text, files = extract_uuencoded(text)
+        for name, content in files:
+            _add_attachment(walk, name, "application/octet-stream", content, inline=False, cid="")
+        body.text.append(("plain", text))
+        return
+    if body is None:
+        return  # attachments of an attached message belong to that message
+    if not data and not filename:
+        return
+    cid = (part.get("Content-ID") or "").strip().strip("<>")
+    inline = disposition == "inline" or (disposition is None and bool(cid))
+    _add_attachment(walk, filename, ctype, data, inline=inline, cid=cid)
+
+
+def _add_attachment(walk: _Walk, name: str, ctype: str, data: bytes, *, inline: bool, cid: str) -> None:
+    walk.attachments.append(
+        Attachment(
+            filename=name,
+            content_type=ctype,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            inline=inline,
+            content_id=str(cid),
+            payload=data,
+        )
+    )
+
+
+def _encapsulated(part: Message, walk: _Walk, *, attach: bool) -> None:
+    """An attached message (forward, or the original in a bounce): keep it whole, note its id.
+
+    Messages nested deeper (a digest inside a forward) belong to the attached message, so only
+    their part types and defects are recorded.
+    """
+    inner = next((c for c in part.get_payload() if isinstance(c, Message)), None)
+    if inner is None:
+        return
+    _visit(inner, walk, None)
+    if not attach:
+        return
+    inner_id = first_message_id(inner.get("Message-ID"))
+    if inner_id:
+        walk.quoted_ids.append(inner_id)
+    try:
+        data = inner.as_bytes(policy=email.policy.compat32)
+    except Exception:
+        data = b""
+        walk.defects.append("AttachedMessageNotSerialisable")
+    name = _filename(part, walk)
+    if not name:
+        subject, _ = decode_header_value(str(inner.get("Subject") or "message"))
+        name = _FILENAME_UNSAFE.sub("_", subject).strip()[:100] + ".eml"
+    _add_attachment(walk, name, part.get_content_type(), data, inline=False, cid="")
+
+
+def _report_part(part: Message, ctype: str, walk: _Walk) -> None:
+    if part.is_multipart():
+        # compat32 parses delivery-status into one Message per field block.
+        blocks = [c for c in part.get_payload() if isinstance(c, Message)]
+        text = "\n\n".join(
+            "\n".join(f"{k}: {raw_to_str(str(v))[0]}" for k, v in block.raw_items())
+            + (
+                "\n\n" + str(block.get_payload())
+                if isinstance(block.get_payload(), str) and block.get_payload().strip()
+                else ""
+            )
+            for block in blocks
+        )
+    else:
+        text, _ = decode_bytes(_payload(part, walk), part.get_content_charset())
+    walk.reports.append((ctype, text))
+    if ctype in _HEADER_PARTS:
+        try:
+            inner = HeaderParser(policy=email.policy.compat32).parsestr(text.lstrip())
+            inner_id = first_message_id(inner.get("Message-ID"))
+        except Exception:
+            inner_id = ""
+        if inner_id:
+            walk.quoted_ids.append(inner_id)
+
+
+def _unparseable(raw: bytes, exc: Exception) -> ParsedMail:
+    text, repair = decode_bytes(raw, None) if isinstance(raw, bytes | bytearray) else ("", None)
+    raw_bytes = bytes(raw) if isinstance(raw, bytes | bytearray) else b""
+    return ParsedMail(
+        message_id=derived_message_id(raw_bytes),
+        message_id_derived=True,
+        in_reply_to=(),
+        references=(),
+        subject="",
+        from_name="",
+        from_email="",
+        to=(),
+        cc=(),
+        reply_to=(),
+        date=None,
+        text=text,
+        html="",
+        attachments=(),
+        headers=(),
+        part_types=(),
+        parse_defects=(f"Unparseable:{type(exc).__name__}: {exc}",),
+        raw_sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        raw_size=len(raw_bytes),
+        quoted_message_ids=(),
+        charset_repairs=(repair,) if repair else (),
+    )
