@@ -46,6 +46,7 @@ class Mailbox(Aggregate):
         smtp_host: str,
         smtp_port: int,
         smtp_tls_mode: str,
+        id: uuid.UUID,  # noqa: A002 - eventsourcing takes the aggregate id by this name
     ) -> None:
         self.tenant_id = tenant_id
         self.name = name

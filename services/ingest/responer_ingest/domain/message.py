@@ -27,6 +27,7 @@ class Message(Aggregate):
         uid: int,
         raw_sha256: str,
         payload: bytes,
+        id: uuid.UUID,  # noqa: A002 - eventsourcing takes the aggregate id by this name
     ) -> None:
         self.tenant_id = tenant_id
         self.mailbox_id = mailbox_id

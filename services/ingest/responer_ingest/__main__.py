@@ -1,0 +1,3 @@
+from responer_ingest.entrypoints.main import main
+
+raise SystemExit(main())
