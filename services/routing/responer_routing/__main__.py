@@ -1,0 +1,3 @@
+from responer_routing.entrypoints.main import main
+
+raise SystemExit(main())
