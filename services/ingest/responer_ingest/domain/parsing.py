@@ -120,6 +120,9 @@ def _parse(raw: bytes) -> ParsedMail:
     senders, repairs = addresses(by_name.get("from") or by_name.get("sender") or [])
     walk.repairs.extend(repairs)
     from_name, from_email = senders[0] if senders else ("", "")
+    if not senders and by_name.get("from"):
+        # `From: MAILER-DAEMON <>` has no address, but the name is what identifies the sender.
+        from_name = decode_header_value(by_name["from"][0])[0].split("<", 1)[0].strip().strip('"')
     to, r_to = addresses(by_name.get("to", []))
     cc, r_cc = addresses(by_name.get("cc", []))
     reply_to, r_rt = addresses(by_name.get("reply-to", []))

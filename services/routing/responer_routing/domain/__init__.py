@@ -1,0 +1,1 @@
+"""Routing's pure domain: system-mail sorting (stdlib only)."""

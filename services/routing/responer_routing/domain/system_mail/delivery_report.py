@@ -1,0 +1,189 @@
+"""Delivery reports: bounces (failed or delayed) and successful-delivery / read notifications.
+
+The strongest evidence is a machine-readable RFC 3464 report (multipart/report with a
+message/delivery-status part); many MTAs (qmail, old Exchange, provider webmail) send only prose,
+so a daemon sender, X-Failed-Recipients, or an empty Return-Path together with a typical bounce
+subject also count. A subject alone never does: a customer may forward a bounce to ask about it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from responer_routing.domain.system_mail.evidence import (
+    content_type_param,
+    is_reply_or_forward,
+    local_part,
+    return_path_is_empty,
+    top_content_type,
+)
+from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
+from responer_routing.domain.system_mail.verdict import Verdict
+
+_DAEMONS = frozenset(
+    {
+        "mailer-daemon",
+        "mailer_daemon",
+        "mailerdaemon",
+        "mail-daemon",
+        "postmaster",
+        "maildelivery",
+        "mail-delivery",
+        "mail.delivery",
+        "bounce",
+        "bounces",
+        "mdaemon",
+        "post_master",
+        "post-master",
+    }
+)
+_DAEMON_NAMES = re.compile(r"mail delivery (subsystem|system|service)|mailer.daemon|postmaster", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem)|"
+    r"returned mail|mail delivery failed|failure notice|non.?deliver|delivery notification|"
+    r"could not (be )?deliver|not delivered|delivery (report|error)|mail system error|"
+    r"warning: could not send|delayed mail|message delayed|delivery delayed|rejected|"
+    r"nicht zustellbar|unzustellbar|niedostarczon|nie (został|mogła|można).{0,30}dostarcz|"
+    r"mail could not|returned to sender|permanent error|bounce",
+    re.I,
+)
+_SUCCESS_SUBJECT = re.compile(r"^\s*(delivered|relayed|delivery status notification \(success\))", re.I)
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_REPLY_CODE = re.compile(r"\b([45]\d\d)[ -]")
+_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+_FIELD = re.compile(r"^([\w-]+):[ \t]*(.*)$", re.M)
+# "deliverable" is what address verification (sendmail -bv) reports; not in RFC 3464 but seen.
+_SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+# Prose of a bounce; counts only with an attached original and an automated sender.
+_BOUNCE_TEXT = re.compile(
+    r"could not be delivered|couldn't be delivered|undeliverable|delivery (has )?failed|"
+    r"permanent(ly)? (error|fatal)|user unknown|no such (user|mailbox)|mailbox (is )?(full|unavailable)|"
+    r"was not delivered|message (was )?rejected|nie (został[ao]?|można).{0,40}dostarcz",
+    re.I,
+)
+_ATTACHED_ORIGINAL = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
+
+
+def _recipients(dsn: str) -> list[dict[str, str]]:
+    """Per-recipient field blocks of a delivery-status body (the first block is per-message)."""
+    blocks = []
+    for block in re.split(r"\n\s*\n", dsn):
+        fields = {k.lower(): v.strip() for k, v in _FIELD.findall(block)}
+        if "final-recipient" in fields or "action" in fields or "original-recipient" in fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _address(value: str) -> str | None:
+    match = _ADDRESS.search(value.partition(";")[2] or value)
+    return match.group(0).lower() if match else None
+
+
+def _from_dsn(dsn: str) -> Verdict | None:
+    recipients = _recipients(dsn)
+    if not recipients:
+        return None
+    actions = [r.get("action", "").lower() for r in recipients]
+    if actions and all(a.split()[0] in _SUCCESS_ACTIONS for a in actions if a) and any(actions):
+        first = recipients[0]
+        return Verdict.system_mail(
+            "delivery_notification",
+            f"delivery-status report, action {actions[0]}",
+            recipient=_address(first.get("final-recipient") or first.get("original-recipient", "")),
+            status=_status(first.get("status", "")),
+        )
+    failed = next(
+        (r for r in recipients if r.get("action", "").lower() not in _SUCCESS_ACTIONS), recipients[0]
+    )
+    return Verdict.system_mail(
+        "bounce",
+        f"delivery-status report, action {failed.get('action', 'unknown').lower() or 'unknown'}",
+        recipient=_address(failed.get("final-recipient") or failed.get("original-recipient", "")),
+        status=_specific_status(failed.get("status", ""), failed.get("diagnostic-code", "")),
+    )
+
+
+def _specific_status(status: str, diagnostic: str) -> str | None:
+    """MTAs often put a generic x.0.0 in Status and the real enhanced code in Diagnostic-Code."""
+    declared = _STATUS.search(status)
+    detailed = _STATUS.search(diagnostic)
+    if (
+        declared
+        and declared.group(1).endswith(".0.0")
+        and detailed
+        and detailed.group(1)[0] == declared.group(1)[0]
+    ):
+        return detailed.group(1)
+    if declared:
+        return declared.group(1)
+    return _status(diagnostic)
+
+
+def _status(text: str) -> str | None:
+    match = _STATUS.search(text)
+    if match:
+        return match.group(1)
+    code = _REPLY_CODE.search(text)
+    return code.group(1) if code else None
+
+
+def _prose_recipient(mail: IncomingMail) -> str | None:
+    failed = mail.header("X-Failed-Recipients")
+    if failed:
+        found = _address(failed) or _ADDRESS.search(failed)
+        if isinstance(found, str):
+            return found
+    for match in _ADDRESS.finditer(mail.text):
+        address = match.group(0).lower()
+        if address != mail.from_email and local_part(address) not in _DAEMONS:
+            return address
+    return None
+
+
+def _automated_sender(mail: IncomingMail) -> bool:
+    local = local_part(mail.from_email)
+    submitted = (mail.header("Auto-Submitted") or "no").strip().lower()
+    return not submitted.startswith("no") or any(w in local for w in ("noreply", "no-reply", "daemon"))
+
+
+def detect_delivery_report(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
+    report_type = content_type_param(mail, "report-type")
+    dsn = mail.report("message/delivery-status", "message/global-delivery-status")
+    if dsn is not None:
+        verdict = _from_dsn(dsn)
+        if verdict is not None:
+            return verdict
+    if report_type == "disposition-notification" or mail.report(
+        "message/disposition-notification", "message/global-disposition-notification"
+    ):
+        return Verdict.system_mail("delivery_notification", "disposition notification (read receipt)")
+
+    subject = mail.subject
+    human_quote = is_reply_or_forward(subject)
+    evidence: list[str] = []
+    if top_content_type(mail) == "multipart/report" and report_type in ("delivery-status", ""):
+        evidence.append("multipart/report")
+    if mail.has_header("X-Failed-Recipients"):
+        evidence.append("X-Failed-Recipients")
+    if local_part(mail.from_email) in _DAEMONS or _DAEMON_NAMES.search(mail.from_name or ""):
+        evidence.append(f"daemon sender {mail.from_email or mail.from_name}")
+    bounce_subject = bool(_BOUNCE_SUBJECT.search(subject)) and not human_quote
+    if return_path_is_empty(mail) and bounce_subject:
+        evidence.append("empty Return-Path")
+    automated = bool(evidence) or return_path_is_empty(mail) or _automated_sender(mail)
+    if (
+        automated
+        and not human_quote
+        and _ATTACHED_ORIGINAL.intersection(mail.part_types)
+        and _BOUNCE_TEXT.search(mail.text[:5000])
+    ):
+        evidence.append("bounce wording with the original message attached")
+    if not evidence:
+        return None
+    if not bounce_subject and evidence == ["empty Return-Path"]:
+        return None
+    if _SUCCESS_SUBJECT.search(subject) and not mail.has_header("X-Failed-Recipients"):
+        return Verdict.system_mail("delivery_notification", f"{', '.join(evidence)}; subject {subject!r}")
+    status = _status(dsn or "") or _status(mail.text)
+    reason = ", ".join(evidence) + (f"; subject {subject!r}" if bounce_subject else "")
+    return Verdict.system_mail("bounce", reason, recipient=_prose_recipient(mail), status=status)

@@ -1,0 +1,38 @@
+"""Small shared readings of a message that several filters use."""
+
+from __future__ import annotations
+
+import re
+
+from responer_routing.domain.system_mail.facts import IncomingMail
+
+# A reply or forward prefix: the sender is a person quoting system mail, not the system itself.
+REPLY_PREFIX = re.compile(r"^\s*(re|fw|fwd|aw|wg|odp|pd|sv|vs|tr|rv|enc)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+_PARAM = re.compile(r';\s*([\w-]+)\s*=\s*"?([^";]*)"?')
+
+
+def content_type_param(mail: IncomingMail, name: str) -> str:
+    value = mail.header("Content-Type") or ""
+    for key, param in _PARAM.findall(value):
+        if key.lower() == name:
+            return param.strip().lower()
+    return ""
+
+
+def top_content_type(mail: IncomingMail) -> str:
+    if mail.part_types:
+        return mail.part_types[0]
+    return (mail.header("Content-Type") or "text/plain").split(";", 1)[0].strip().lower()
+
+
+def local_part(address: str) -> str:
+    return address.rpartition("@")[0].lower() if "@" in address else address.lower()
+
+
+def is_reply_or_forward(subject: str) -> bool:
+    return bool(REPLY_PREFIX.match(subject))
+
+
+def return_path_is_empty(mail: IncomingMail) -> bool:
+    value = mail.header("Return-Path")
+    return value is not None and value.strip() in ("<>", "")
