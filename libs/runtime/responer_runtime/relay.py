@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 from responer_events import encode, subject_for
@@ -61,11 +62,24 @@ class Relay:
         self.poll_interval = poll_interval
         self.position: int | None = None
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """Publish now rather than at the next poll. Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def waking(self, handler: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        """Wraps a consumer handler so that the events it stored are published at once."""
+
+        def handle(event: Any, tracking: Any) -> None:
+            handler(event, tracking)
+            self.wake()
+
+        return handle
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.bus.ensure_stream(self.producer)
         last = await self.bus.last_header(self.producer, HEADER_POSITION)
         self.position = int(last) if last else None

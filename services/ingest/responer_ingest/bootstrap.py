@@ -35,13 +35,6 @@ def build(settings: Settings) -> Service:
     )
     bus = Bus(settings.nats_url, settings.namespace, "responer-ingest")
     relay = Relay(app, bus, "ingest", map_event, "ingest")
-    loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
-
-    def wake_relay(_stored: int) -> None:
-        # Called from a sync thread: hand the wake-up to the event loop.
-        loop = loop_holder.get("loop")
-        if loop is not None:
-            loop.call_soon_threadsafe(relay.wake)
 
     def make_sync(mailbox_id: str) -> MailboxSync:
         return MailboxSync(
@@ -51,20 +44,16 @@ def build(settings: Settings) -> Service:
             poll_interval=settings.poll_interval,
             fetch_batch=settings.fetch_batch,
             imap_timeout=settings.imap_timeout,
-            on_stored=wake_relay,
+            on_stored=lambda _stored: relay.wake(),
         )
 
     supervisor = SyncSupervisor(app, make_sync, rescan_s=settings.poll_interval)
-
-    async def startup() -> None:
-        loop_holder["loop"] = asyncio.get_running_loop()
-        await bus.connect()
 
     def on_registered() -> None:
         relay.wake()
         supervisor.rescan()
 
-    service.on_startup(startup)
+    service.on_startup(bus.connect)
     service.add_task("relay", relay.run)
     service.add_task("imap-sync", supervisor.run)
     service.add_grpc(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from responer_runtime.bus import Bus
 from responer_runtime.checks import event_store_reachable
 from responer_runtime.consumer import ConsumerRunner, Subscription
@@ -29,19 +27,8 @@ def build(settings: Settings) -> Service:
     relay = Relay(app, bus, "routing", map_event, "routing")
     handle = dispatch(app)
 
-    def handle_and_wake(event, tracking) -> None:  # noqa: ANN001
-        handle(event, tracking)
-        loop.call_soon_threadsafe(relay.wake)
-
-    loop: asyncio.AbstractEventLoop
-
-    async def startup() -> None:
-        nonlocal loop
-        loop = asyncio.get_running_loop()
-        await bus.connect()
-
-    consumer = ConsumerRunner(bus, "routing", Subscription("threading", "sort", handle_and_wake))
-    service.on_startup(startup)
+    consumer = ConsumerRunner(bus, "routing", Subscription("threading", "sort", relay.waking(handle)))
+    service.on_startup(bus.connect)
     service.add_task("relay", relay.run)
     service.add_task("sort", consumer.run)
     service.add_readiness("nats", lambda: bus.connected)
