@@ -1,0 +1,3 @@
+from responer_outbox.entrypoints.main import main
+
+raise SystemExit(main())

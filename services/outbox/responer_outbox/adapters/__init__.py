@@ -1,0 +1,1 @@
+"""Adapters of the outbox: SMTP transport, gRPC servicer, integration-event mapping."""

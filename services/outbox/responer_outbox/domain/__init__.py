@@ -1,0 +1,1 @@
+"""The outbox domain: replies, the mailbox directory, and how an outgoing message is built."""
