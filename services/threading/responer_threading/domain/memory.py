@@ -1,0 +1,85 @@
+"""The in-memory ThreadStore: for the dry-run import and unit tests (one process, no persistence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from uuid import UUID
+
+from responer_threading.domain.decision import resolve
+from responer_threading.domain.facts import MailFacts, ThreadingResult
+from responer_threading.domain.ids import FIRST_THREAD_NUMBER, thread_id
+from responer_threading.domain.ports import MessageRef, SubjectKey, ThreadInfo
+
+
+@dataclass
+class InMemoryThreadStore:
+    threads: dict[tuple[str, UUID], ThreadInfo] = field(default_factory=dict)
+    numbers: dict[tuple[str, int], UUID] = field(default_factory=dict)
+    messages: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
+    subjects: dict[SubjectKey, tuple[UUID, datetime]] = field(default_factory=dict)
+    results: dict[tuple[str, UUID], ThreadingResult] = field(default_factory=dict)
+    last_number: dict[str, int] = field(default_factory=dict)
+    attached: dict[UUID, list[tuple[UUID, str]]] = field(default_factory=dict)
+
+    def message(self, tenant_id: str, message_id: str) -> MessageRef | None:
+        return self.messages.get((tenant_id, message_id))
+
+    def thread(self, tenant_id: str, thread_id: UUID) -> ThreadInfo | None:
+        return self.threads.get((tenant_id, thread_id))
+
+    def thread_by_number(self, tenant_id: str, number: int) -> ThreadInfo | None:
+        tid = self.numbers.get((tenant_id, number))
+        return self.thread(tenant_id, tid) if tid else None
+
+    def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None:
+        return self.subjects.get(key)
+
+    def already_threaded(self, tenant_id: str, responer_message_id: UUID) -> ThreadingResult | None:
+        return self.results.get((tenant_id, responer_message_id))
+
+    def start_thread(self, facts: MailFacts) -> ThreadInfo:
+        number = self.last_number.get(facts.tenant_id, FIRST_THREAD_NUMBER - 1) + 1
+        self.last_number[facts.tenant_id] = number
+        info = ThreadInfo(thread_id(facts.tenant_id, number), number, facts.subject, frozenset())
+        self.threads[(facts.tenant_id, info.thread_id)] = info
+        self.numbers[(facts.tenant_id, number)] = info.thread_id
+        return info
+
+    def attach(self, thread_id: UUID, facts: MailFacts, signal: str, payload: bytes) -> None:
+        key = (facts.tenant_id, thread_id)
+        info = self.threads[key]
+        self.threads[key] = replace(
+            info,
+            participants=info.participants | set(facts.participants),
+            has_outgoing=info.has_outgoing or facts.direction == "outbound",
+        )
+        self.attached.setdefault(thread_id, []).append((facts.responer_message_id, signal))
+
+    def see_message_id(self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool) -> None:
+        existing = self.messages.get((tenant_id, message_id))
+        if existing is None or existing.ghost:
+            self.messages[(tenant_id, message_id)] = MessageRef(thread_id, ghost=False, outgoing=outgoing)
+
+    def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None:
+        self.messages.setdefault((tenant_id, message_id), MessageRef(thread_id, ghost=True, outgoing=False))
+
+    def merge(self, tenant_id: str, source: UUID, target: UUID) -> None:
+        src = self.threads[(tenant_id, source)]
+        dst = self.threads[(tenant_id, target)]
+        self.threads[(tenant_id, source)] = replace(src, merged_into=target)
+        self.threads[(tenant_id, target)] = replace(dst, participants=dst.participants | src.participants)
+
+    def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None:
+        current = self.subjects.get(key)
+        if current is None or current[0] != thread_id or at > current[1]:
+            self.subjects[key] = (thread_id, at)
+
+    def remember(self, tenant_id: str, responer_message_id: UUID, result: ThreadingResult) -> None:
+        self.results[(tenant_id, responer_message_id)] = result
+
+    def final_thread(self, tenant_id: str, thread_id: UUID) -> ThreadInfo:
+        """The thread a message ended up in after later merges (for reports)."""
+        info = resolve(self, tenant_id, thread_id)
+        assert info is not None
+        return info
