@@ -1,0 +1,3 @@
+from responer_gateway.entrypoints.main import main
+
+raise SystemExit(main())
