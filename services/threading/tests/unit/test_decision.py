@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from responer_threading.domain import InMemoryThreadStore, MailFacts, thread_message
+from responer_threading.domain.subjects import has_reply_prefix, normalise_subject, thread_tag
+
+pytestmark = pytest.mark.unit
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def facts(message_id, *, refs=(), irt=(), subject="Order 12", sender="anna@example.com", at=T0, **kw):
+    return MailFacts(
+        tenant_id="acme",
+        mailbox_id=kw.pop("mailbox", "support"),
+        responer_message_id=uuid.uuid5(uuid.NAMESPACE_URL, message_id + kw.pop("copy", "")),
+        message_id=message_id,
+        in_reply_to=tuple(irt),
+        references=tuple(refs),
+        subject=subject,
+        from_email=sender,
+        to=kw.pop("to", ("support@acme.example",)),
+        date=at,
+        **kw,
+    )
+
+
+@pytest.fixture
+def store():
+    return InMemoryThreadStore()
+
+
+def run(store, *messages):
+    return [thread_message(m, store) for m in messages]
+
+
+def test_reply_with_in_reply_to_joins_parent(store):
+    a, b = run(store, facts("a@x"), facts("b@x", irt=["a@x"], subject="Re: Order 12"))
+    assert a.new_thread and a.thread_number == 1000
+    assert (b.thread_id, b.signal) == (a.thread_id, "in_reply_to")
+
+
+def test_numbers_are_sequential_per_tenant(store):
+    results = run(store, facts("a@x", subject="A"), facts("b@x", subject="B", sender="b@y"))
+    assert [r.thread_number for r in results] == [1000, 1001]
+
+
+def test_out_of_order_arrival_meets_through_ghosts(store):
+    grandchild, child, root = run(
+        store,
+        facts("gc@x", refs=["r@x", "c@x"], subject="Re: Re: A"),
+        facts("c2@x", refs=["r@x"], subject="Re: A"),
+        facts("r@x", subject="A"),
+    )
+    assert child.signal == "references" and root.signal == "ghost"
+    assert grandchild.thread_id == child.thread_id == root.thread_id
+
+
+def test_self_reference_and_reference_loops_do_not_break(store):
+    a, b, c = run(
+        store,
+        facts("a@x", refs=["a@x", "b@x"], irt=["a@x"]),
+        facts("b@x", refs=["a@x", "b@x"], irt=["a@x"]),
+        facts("c@x", refs=["c@x"], subject="Unrelated", sender="z@y"),
+    )
+    assert a.new_thread and b.thread_id == a.thread_id
+    assert c.new_thread and c.signal == "new_thread"
+
+
+def test_message_linking_two_threads_merges_them_and_later_mail_follows(store):
+    a, b = run(store, facts("a@x", subject="A"), facts("b@x", subject="B", sender="bob@y"))
+    bridge = thread_message(facts("m@x", refs=["a@x", "b@x"]), store)
+    assert bridge.thread_id == a.thread_id and bridge.merged_thread_ids == (b.thread_id,)
+    late = thread_message(facts("l@x", irt=["b@x"], sender="bob@y"), store)
+    assert late.thread_id == a.thread_id
+
+
+def test_strangers_thread_tag_does_not_hijack(store):
+    a = thread_message(facts("a@x"), store)
+    ok = thread_message(facts("t@x", subject="[#1000] update"), store)
+    evil = thread_message(facts("e@x", subject="Re: [#1000] update", sender="eve@evil"), store)
+    assert (ok.thread_id, ok.signal) == (a.thread_id, "thread_tag")
+    assert evil.new_thread
+
+
+def test_our_outgoing_message_id_wins(store):
+    a = thread_message(facts("a@x"), store)
+    ours = facts(
+        "ours@responer",
+        irt=["a@x"],
+        direction="outbound",
+        sender="support@acme.example",
+        to=("anna@example.com",),
+        subject="Re: Order 12 [#1000]",
+    )
+    assert thread_message(ours, store).thread_id == a.thread_id
+    reply = thread_message(facts("r@x", refs=["zz@x", "ours@responer"], subject="totally new"), store)
+    assert (reply.thread_id, reply.signal) == (a.thread_id, "own_message_id")
+
+
+def test_bounce_quoting_our_message_joins_its_thread(store):
+    a = thread_message(facts("a@x"), store)
+    ours = facts(
+        "ours@responer",
+        irt=["a@x"],
+        direction="outbound",
+        sender="support@acme.example",
+        to=("anna@example.com",),
+    )
+    thread_message(ours, store)
+    bounce = facts(
+        "bnc@mx", subject="Undelivered Mail", sender="mailer-daemon@mx", quoted_message_ids=("ours@responer",)
+    )
+    result = thread_message(bounce, store)
+    assert (result.thread_id, result.signal) == (a.thread_id, "quoted_own_message")
+
+
+def test_subject_fallback_only_for_replies_same_customer_within_window(store):
+    a = thread_message(facts("a@x"), store)
+    no_prefix = thread_message(facts("n@x", at=T0 + timedelta(days=1)), store)
+    other_customer = thread_message(facts("o@x", subject="Re: Order 12", sender="bob@y"), store)
+    other_mailbox = thread_message(facts("m@x", subject="Re: Order 12", mailbox="sales"), store)
+    reply = thread_message(facts("r@x", subject="Odp: order 12", at=T0 + timedelta(days=2)), store)
+    late = thread_message(facts("l@x", subject="AW: Order 12", at=T0 + timedelta(days=30)), store)
+    assert no_prefix.new_thread and other_customer.new_thread and other_mailbox.new_thread
+    assert (reply.signal, reply.thread_id) == ("subject", no_prefix.thread_id)  # the latest thread
+    assert late.new_thread
+    assert a.thread_id != no_prefix.thread_id
+
+
+def test_unknown_references_join_by_subject_only_where_we_replied(store):
+    a = thread_message(facts("a@x"), store)
+    thread_message(
+        facts(
+            "ours@responer",
+            irt=["a@x"],
+            direction="outbound",
+            sender="support@acme.example",
+            to=("anna@example.com",),
+        ),
+        store,
+    )
+    # The provider rewrote our Message-ID: the customer's reply references an id we never saw.
+    rewritten = thread_message(facts("c@x", refs=["rewritten@outlook"], at=T0 + timedelta(hours=2)), store)
+    assert (rewritten.thread_id, rewritten.signal) == (a.thread_id, "subject")
+
+
+def test_same_message_twice_is_idempotent(store):
+    first = thread_message(facts("a@x"), store)
+    assert thread_message(facts("a@x"), store) == first
+    copy = thread_message(facts("a@x", copy="-2"), store)  # same Message-ID, another stored copy
+    assert (copy.thread_id, copy.signal) == (first.thread_id, "duplicate_message_id")
+
+
+@pytest.mark.parametrize(
+    ("subject", "normal", "reply"),
+    [
+        ("Re: RE: Odp: Zamówienie 12", "zamówienie 12", True),
+        ("AW: Fwd: PD: [#1000] Order", "order", True),
+        ("[usrp-users] Re: B210 issue", "b210 issue", True),
+        ("Order 12", "order 12", False),
+    ],
+)
+def test_subject_normalisation(subject, normal, reply):
+    assert normalise_subject(subject) == normal
+    assert has_reply_prefix(subject) is reply
+
+
+def test_thread_tag():
+    assert thread_tag("Re: [#104233] faktura") == 104233
+    assert thread_tag("Order #12") is None
