@@ -1,0 +1,1 @@
+"""Responer search: the inbox-list and full-text read model, queried over gRPC."""

@@ -1,0 +1,3 @@
+from responer_search.entrypoints.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The `search` schema: threads and messages read model with diacritic-folding full text.
+
+Created idempotently at startup. Two replicas may start at once, and CREATE TEXT SEARCH
+CONFIGURATION has no IF NOT EXISTS (and CREATE ... IF NOT EXISTS itself can still collide in the
+catalog), so the whole DDL runs in one transaction under an advisory lock.
+"""
+
+from __future__ import annotations
+
+from psycopg import Connection, sql
+from responer_runtime.sqltracking import create_tracking_table
+
+SCHEMA = "search"
+TS_CONFIG = "search.responer_fold"
+_LOCK_KEY = 0x5E_A4C4_0001  # advisory lock id for "search schema DDL"
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS search.threads (
+    tenant_id         text NOT NULL,
+    thread_id         text NOT NULL,
+    number            bigint,
+    subject           text,
+    folder            text,            -- NULL until routing sorts the thread: listed in Inbox
+    system            boolean NOT NULL DEFAULT false,
+    system_reason     text NOT NULL DEFAULT '',
+    system_kind       text NOT NULL DEFAULT '',
+    status            text NOT NULL DEFAULT 'open',
+    customer_email    text,            -- sender of the first inbound message
+    customer_name     text,
+    mailbox_id        text,
+    message_count     integer NOT NULL DEFAULT 0,
+    last_message_at   timestamptz,
+    assignee_user_id  text,
+    assignee_group_id text,
+    merged_into       text,
+    PRIMARY KEY (tenant_id, thread_id)
+);
+CREATE INDEX IF NOT EXISTS threads_by_folder ON search.threads
+    (tenant_id, (coalesce(folder, 'Inbox')), last_message_at DESC, thread_id DESC)
+    WHERE merged_into IS NULL AND message_count > 0;
+CREATE INDEX IF NOT EXISTS threads_by_number ON search.threads (tenant_id, number);
+CREATE INDEX IF NOT EXISTS threads_by_merge ON search.threads (tenant_id, merged_into)
+    WHERE merged_into IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS search.messages (
+    tenant_id        text NOT NULL,
+    message_id       text NOT NULL,
+    thread_id        text NOT NULL,
+    mailbox_id       text NOT NULL DEFAULT '',
+    mailbox_address  text NOT NULL DEFAULT '',
+    direction        text NOT NULL,    -- inbound | outbound
+    rfc822_id        text NOT NULL DEFAULT '',
+    subject          text NOT NULL DEFAULT '',
+    from_email       text NOT NULL DEFAULT '',
+    from_name        text NOT NULL DEFAULT '',
+    to_emails        text[] NOT NULL DEFAULT '{}',
+    cc_emails        text[] NOT NULL DEFAULT '{}',
+    date             timestamptz NOT NULL,
+    text             text NOT NULL DEFAULT '',
+    attachment_names text[] NOT NULL DEFAULT '{}',
+    mail             bytea NOT NULL,   -- serialized responer.events.v1.Mail
+    from_folded      text NOT NULL DEFAULT '',
+    to_folded        text NOT NULL DEFAULT '',
+    tsv              tsvector NOT NULL,
+    PRIMARY KEY (tenant_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS messages_by_thread ON search.messages (tenant_id, thread_id, date);
+CREATE INDEX IF NOT EXISTS messages_tsv ON search.messages USING gin (tsv);
+"""
+
+
+def ensure_schema(conn: Connection) -> None:
+    """Runs in the caller's transaction (commit it)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    conn.execute("CREATE SCHEMA IF NOT EXISTS search")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    row = conn.execute(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'unaccent'"
+    ).fetchone()
+    assert row is not None
+    unaccent_schema = sql.Identifier(row[0])
+    exists = conn.execute(
+        "SELECT 1 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
+        "WHERE n.nspname = 'search' AND c.cfgname = 'responer_fold'"
+    ).fetchone()
+    if exists is None:
+        conn.execute("CREATE TEXT SEARCH CONFIGURATION search.responer_fold (COPY = pg_catalog.simple)")
+        conn.execute(
+            sql.SQL(
+                "ALTER TEXT SEARCH CONFIGURATION search.responer_fold "
+                "ALTER MAPPING FOR hword, hword_part, word WITH {}.unaccent, pg_catalog.simple"
+            ).format(unaccent_schema)
+        )
+    # unaccent() is only STABLE (its dictionary could change), hence a function and not a generated
+    # column: the folded columns and the tsvector are computed by the INSERT.
+    conn.execute(
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION search.fold(text) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE "
+            "AS $$ SELECT lower({s}.unaccent({dict}::regdictionary, coalesce($1, ''))) $$"
+        ).format(s=unaccent_schema, dict=sql.Literal(f"{row[0]}.unaccent"))
+    )
+    conn.execute(_TABLES)
+    create_tracking_table(conn, SCHEMA)
