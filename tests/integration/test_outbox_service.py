@@ -358,3 +358,28 @@ async def test_another_tenants_reply_is_not_found(outbox):
     with pytest.raises(grpc.aio.AioRpcError) as foreign:
         await outbox.queue(**_reply(mailbox_id, tenant_id=str(uuid.uuid4())))
     assert foreign.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_replayed_reply_queued_sends_nothing_more(outbox, smtp_catcher):
+    mailbox_id, address = _new_mailbox()
+    await outbox.connect_mailbox(TENANT, mailbox_id, address)
+    request = _reply(mailbox_id)
+    queued = await outbox.queue_when_mailbox_known(**request)
+    await outbox.wait_status(TENANT, request["reply_id"], "sent")
+
+    # The same ReplyQueued again at a new stream position, as after a lost ack or a replayed stream.
+    payload = events_pb2.ReplyQueued(
+        reply_id=request["reply_id"], tenant_id=TENANT, thread_id=request["thread_id"], mailbox_id=mailbox_id
+    )
+    env = encode(payload, tenant_id=TENANT, aggregate_id=str(uuid.uuid4()), aggregate_version=1)
+    await outbox.js.publish(
+        subject_for(events_pb2.ReplyQueued, outbox.settings.namespace),
+        env.SerializeToString(),
+        headers={"Nats-Msg-Id": env.event_id},
+    )
+    marker = _reply(mailbox_id)  # queued after the replay: once it is sent, the replay was handled
+    await outbox.queue(**marker)
+    await outbox.wait_status(TENANT, marker["reply_id"], "sent")
+
+    assert len(_with_message_id(smtp_catcher, queued.message_id)) == 1
+    assert (await outbox.get(TENANT, request["reply_id"])).attempts == 1
