@@ -383,3 +383,18 @@ async def test_a_replayed_reply_queued_sends_nothing_more(outbox, smtp_catcher):
 
     assert len(_with_message_id(smtp_catcher, queued.message_id)) == 1
     assert (await outbox.get(TENANT, request["reply_id"])).attempts == 1
+
+
+async def test_a_malformed_customer_message_id_is_left_out_not_fatal(outbox, smtp_catcher):
+    mailbox_id, address = _new_mailbox()
+    await outbox.connect_mailbox(TENANT, mailbox_id, address)
+    request = _reply(
+        mailbox_id, in_reply_to="broken id@client", references=["ok-1@x", "zły@x", "broken id@client"]
+    )
+
+    queued = await outbox.queue_when_mailbox_known(**request)
+    await outbox.wait_status(TENANT, request["reply_id"], "sent")
+
+    (caught,) = _with_message_id(smtp_catcher, queued.message_id)
+    assert caught.message()["In-Reply-To"] is None
+    assert caught.message()["References"] == "<ok-1@x>"

@@ -40,6 +40,24 @@ class Interrupted(Exception):
     """The service is stopping; the queued reply stays queued and is picked up after the restart."""
 
 
+def _usable_ids(values: list[str], field_name: str) -> list[str]:
+    """Message-IDs for In-Reply-To/References. Line breaks are refused like anywhere in a header; an
+    id that is merely malformed (a space, non-ASCII: some mail clients make those) is left out, since
+    the agent cannot fix the customer's mail and the thread tag still threads the answer."""
+    ids: list[str] = []
+    for value in values:
+        check_header_text(value, field_name)
+        if not value.strip():
+            continue
+        try:
+            ids.append(clean_message_id(value, field_name))
+        except InvalidReply:
+            log.warning(
+                "malformed Message-ID left out of the reply", extra={"field": field_name, "id": value}
+            )
+    return ids
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
@@ -135,8 +153,8 @@ class OutboxApplication(ResponerApplication):
         to = [format_address(parse_address(a, "to")) for a in cmd.to]
         cc = [format_address(parse_address(a, "cc")) for a in cmd.cc]
         subject = tag_subject(check_header_text(cmd.subject, "subject"), cmd.thread_number)
-        in_reply_to = clean_message_id(cmd.in_reply_to, "in_reply_to") if cmd.in_reply_to.strip() else ""
-        references = [clean_message_id(r, "references") for r in cmd.references if r.strip()]
+        in_reply_to = next(iter(_usable_ids([cmd.in_reply_to], "in_reply_to")), "")
+        references = _usable_ids(cmd.references, "references")
         mailbox = self.get_mailbox(cmd.tenant_id, cmd.mailbox_id)
         if mailbox is None:
             raise UnknownMailbox(f"mailbox {cmd.mailbox_id} is not connected for this tenant")
