@@ -1,0 +1,250 @@
+"""`responer import`: bring existing mail in. For now only `--dry-run`, which runs the real domain
+(parsing, system-mail sorting, threading) in one process over mail on disk and writes a JSON-lines
+report, one line per input message, and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from responer_ingest.domain import ParsedMail, parse_mail
+from responer_routing.domain.system_mail import IncomingMail, Verdict, classify
+from responer_threading.domain import InMemoryThreadStore, MailFacts, ThreadingResult, thread_message
+
+_MBOX_SEPARATOR = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
+# mboxrd quoting: a body line ">From " was written as ">>From "; undo one level.
+_MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "import",
+        help="import mail from an mbox, a Maildir or a directory of message files",
+        description="Import mail. With --dry-run, run parsing, sorting and threading and report only.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="mbox file, Maildir, or directory tree")
+    parser.add_argument("--dry-run", action="store_true", help="change nothing; write the report only")
+    parser.add_argument("--report", metavar="FILE", help="JSON-lines report (default: standard output)")
+    parser.add_argument("--tenant", default="default")
+    parser.add_argument("--mailbox", default="import")
+    parser.set_defaults(func=run)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    raw: bytes
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        print(
+            "responer import: not yet supported: real import lands with the ingest issue; use --dry-run",
+            file=sys.stderr,
+        )
+        return 2
+    for path in args.paths:
+        if not Path(path).exists():
+            print(f"responer import: no such file or directory: {path}", file=sys.stderr)
+            return 2
+    started = time.monotonic()
+    lines = dry_run(iter_sources(args.paths), tenant=args.tenant, mailbox=args.mailbox)
+    out = open(args.report, "w", encoding="utf-8") if args.report else sys.stdout  # noqa: SIM115
+    try:
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    threads = len({line["thread"] for line in lines if line.get("thread")})
+    system = sum(1 for line in lines if line.get("system"))
+    errors = sum(1 for line in lines if "error" in line)
+    print(
+        f"dry run: {len(lines)} messages, {threads} threads, {system} system, {errors} errors "
+        f"in {time.monotonic() - started:.1f}s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# --- reading mail from disk -------------------------------------------------------------------
+
+
+def iter_sources(paths: list[str]) -> Iterator[Source]:
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from _walk_tree(given)
+        else:
+            yield from _read_file(given)
+
+
+def _walk_tree(root: str) -> Iterator[Source]:
+    for directory, files in _sorted_walk(Path(root)):
+        if directory.name == "tmp" and (
+            (directory.parent / "cur").is_dir() or (directory.parent / "new").is_dir()
+        ):
+            continue  # Maildir tmp/ holds deliveries in progress, not messages
+        for name in files:
+            yield from _read_file(str(directory / name))
+
+
+def _sorted_walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    entries = sorted(root.iterdir(), key=lambda p: p.name)
+    files = [p.name for p in entries if p.is_file()]
+    dirs = [p.name for p in entries if p.is_dir() and not p.is_symlink()]
+    yield root, files
+    for name in dirs:
+        yield from _sorted_walk(root / name)
+
+
+def _read_file(name: str) -> Iterator[Source]:
+    try:
+        data = Path(name).read_bytes()
+    except OSError as exc:
+        yield Source(name, b"")  # reported as an error line below via the empty raw
+        print(f"responer import: cannot read {name}: {exc}", file=sys.stderr)
+        return
+    if data.startswith(b"From "):
+        yield from split_mbox(name, data)
+    else:
+        yield Source(name, data)
+
+
+def split_mbox(name: str, data: bytes) -> Iterator[Source]:
+    """Messages of an mbox (mboxrd or mboxo), named `PATH:N` from 0, without the From_ line."""
+    starts = [
+        m
+        for m in _MBOX_SEPARATOR.finditer(data)
+        if m.start() == 0 or data[m.start() - 1 : m.start()] == b"\n"
+    ]
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(data)
+        raw = data[match.end() : end]
+        if raw.endswith(b"\n\n"):
+            raw = raw[:-1]  # the blank line mbox writers put between messages
+        yield Source(f"{name}:{index}", _MBOXRD_QUOTED.sub(rb"\1", raw))
+
+
+# --- the domain pipeline ----------------------------------------------------------------------
+
+
+def incoming_mail(mail: ParsedMail) -> IncomingMail:
+    """Routing's view of a parsed message."""
+    return IncomingMail(
+        headers=mail.headers,
+        part_types=mail.part_types,
+        from_email=mail.from_email,
+        from_name=mail.from_name,
+        subject=mail.subject,
+        text=mail.text,
+        message_id=mail.message_id,
+        report_parts=mail.report_parts,
+    )
+
+
+def mail_facts(mail: ParsedMail, *, tenant: str, mailbox: str, responer_message_id: uuid.UUID) -> MailFacts:
+    """Threading's view of a parsed message."""
+    return MailFacts(
+        tenant_id=tenant,
+        mailbox_id=mailbox,
+        responer_message_id=responer_message_id,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to,
+        references=mail.references,
+        subject=mail.subject,
+        from_email=mail.from_email,
+        to=tuple(address for _, address in mail.to),
+        cc=tuple(address for _, address in mail.cc),
+        date=mail.date,
+        direction="inbound",
+        quoted_message_ids=mail.quoted_message_ids,
+    )
+
+
+def dry_run(sources: Iterator[Source], *, tenant: str, mailbox: str) -> list[dict[str, Any]]:
+    """Process in input order, as a mailbox would receive it; out-of-order mail is threading's job.
+
+    Lines are returned at the end so that each names its thread as it stands after later merges.
+    """
+    store = InMemoryThreadStore()
+    first_source: dict[str, str] = {}
+    first_result: dict[str, ThreadingResult] = {}
+    pending: list[tuple[dict[str, Any], ThreadingResult | None]] = []
+    for source in sources:
+        try:
+            line, result = _process(source, store, first_source, first_result, tenant=tenant, mailbox=mailbox)
+        except Exception as exc:  # one bad message must not stop an import
+            line, result = {"source": source.name, "error": f"{type(exc).__name__}: {exc}"}, None
+        pending.append((line, result))
+    for line, result in pending:
+        if result is not None:
+            final = store.final_thread(tenant, result.thread_id)
+            line["thread"] = str(final.thread_id)
+            line["thread_number"] = final.number
+    return [line for line, _ in pending]
+
+
+def _process(
+    source: Source,
+    store: InMemoryThreadStore,
+    first_source: dict[str, str],
+    first_result: dict[str, ThreadingResult],
+    *,
+    tenant: str,
+    mailbox: str,
+) -> tuple[dict[str, Any], ThreadingResult | None]:
+    if not source.raw:
+        return {"source": source.name, "error": "empty or unreadable"}, None
+    mail = parse_mail(source.raw)
+    verdict = classify(incoming_mail(mail))
+    line = _line(source.name, mail, verdict)
+    duplicate_of = first_source.get(mail.message_id)
+    if duplicate_of is not None:
+        line["duplicate_of"] = duplicate_of
+        result = first_result[mail.message_id]
+    else:
+        first_source[mail.message_id] = source.name
+        responer_id = uuid.uuid5(uuid.NAMESPACE_URL, f"responer-import:{tenant}:{mailbox}:{source.name}")
+        result = thread_message(
+            mail_facts(mail, tenant=tenant, mailbox=mailbox, responer_message_id=responer_id), store
+        )
+        first_result[mail.message_id] = result
+    line["thread_signal"] = result.signal
+    return line, result
+
+
+def _line(source: str, mail: ParsedMail, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "source": source,
+        "message_id": mail.message_id,
+        "message_id_derived": mail.message_id_derived,
+        "from": mail.from_email,
+        "from_name": mail.from_name,
+        "subject": mail.subject,
+        "date": mail.date.isoformat() if mail.date else None,
+        "in_reply_to": list(mail.in_reply_to),
+        "references": list(mail.references),
+        "text": mail.text,
+        "attachments": [a.filename for a in mail.attachments],
+        "parse_defects": list(mail.parse_defects),
+        "charset_repairs": list(mail.charset_repairs),
+        "thread": None,
+        "thread_number": None,
+        "thread_signal": None,
+        "folder": verdict.folder,
+        "system": verdict.system,
+        "system_reason": verdict.reason,
+        "system_kind": verdict.kind,
+        "bounce_recipient": verdict.bounce_recipient,
+        "bounce_status": verdict.bounce_status,
+    }
