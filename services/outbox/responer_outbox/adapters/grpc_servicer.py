@@ -71,4 +71,5 @@ class OutboxServicer(outbox_pb2_grpc.OutboxServiceServicer):
         reply = await asyncio.to_thread(self.app.get_reply, request.tenant_id, request.reply_id)
         if reply is None:  # another tenant's reply is indistinguishable from a missing one
             await context.abort(grpc.StatusCode.NOT_FOUND, f"reply {request.reply_id} not found")
+            raise AssertionError("abort() raises")
         return reply_view(reply)
