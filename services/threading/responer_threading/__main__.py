@@ -1,0 +1,3 @@
+from responer_threading.entrypoints.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Incoming integration events -> threading commands. The registry at the bottom is the whole list.
+
+Mail arrives from two streams: ingest (customer mail) and outbox (our sent replies). Both become a
+MailReceived-shaped payload stored on the thread, so the relay publishes one MessageThreaded shape.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+
+from eventsourcing.persistence import Tracking
+from responer.events.v1 import events_pb2, mail_pb2
+from responer_events import DecodedEvent
+
+from responer_threading.application import ThreadingApplication
+from responer_threading.domain import MailFacts
+
+# One writer at a time: both consumers touch the same per-tenant counter and threads.
+_write_lock = threading.Lock()
+
+
+def mail_facts(tenant_id: str, mailbox_id: str, responer_message_id: str, mail: mail_pb2.Mail) -> MailFacts:
+    sender = getattr(mail, "from")
+    return MailFacts(
+        tenant_id=tenant_id,
+        mailbox_id=mailbox_id,
+        responer_message_id=uuid.UUID(responer_message_id),
+        message_id=mail.message_id,
+        in_reply_to=tuple(mail.in_reply_to),
+        references=tuple(mail.references),
+        subject=mail.subject,
+        from_email=sender.email,
+        to=tuple(a.email for a in mail.to),
+        cc=tuple(a.email for a in mail.cc),
+        date=mail.date.ToDatetime(tzinfo=UTC) if mail.HasField("date") else None,
+        direction="outbound" if mail.direction == mail_pb2.DIRECTION_OUTBOUND else "inbound",
+        quoted_message_ids=tuple(mail.quoted_message_ids),
+    )
+
+
+def attach_received_mail(
+    app: ThreadingApplication, event: events_pb2.MailReceived, tracking: Tracking
+) -> None:
+    facts = mail_facts(event.tenant_id, event.mailbox_id, event.message_id, event.mail)
+    app.thread_message(facts, event.SerializeToString(), tracking=tracking)
+
+
+def attach_sent_reply(app: ThreadingApplication, event: events_pb2.ReplySent, tracking: Tracking) -> None:
+    message_id = str(uuid.uuid5(uuid.UUID(event.tenant_id), f"reply:{event.reply_id}"))
+    as_received = events_pb2.MailReceived(
+        message_id=message_id,
+        tenant_id=event.tenant_id,
+        mailbox_id=event.mailbox_id,
+        mailbox_address=event.mailbox_address,
+        mail=event.mail,
+        received_at=event.sent_at,
+    )
+    facts = mail_facts(event.tenant_id, event.mailbox_id, message_id, event.mail)
+    app.thread_message(facts, as_received.SerializeToString(), tracking=tracking)
+
+
+HANDLERS: dict[type, Callable[[ThreadingApplication, object, Tracking], None]] = {
+    events_pb2.MailReceived: attach_received_mail,  # type: ignore[dict-item]
+    events_pb2.ReplySent: attach_sent_reply,  # type: ignore[dict-item]
+}
+
+
+def dispatch(app: ThreadingApplication) -> Callable[[DecodedEvent, Tracking], None]:
+    def handle(event: DecodedEvent, tracking: Tracking) -> None:
+        with _write_lock:
+            if app.already_processed(tracking):
+                return
+            handler = HANDLERS.get(type(event.payload))
+            if handler is None:
+                app.record(tracking=tracking)
+                return
+            handler(app, event.payload, tracking)
+
+    return handle
