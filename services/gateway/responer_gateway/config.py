@@ -18,6 +18,6 @@ class Settings(RuntimeSettings):
     cookie_secure: bool = False
     tenant_name: str = "Demo"
     admin_email: str = "admin@example.com"
-    admin_password: SecretStr = SecretStr("")
+    admin_password: SecretStr
     admin_name: str = "Administrator"
     grpc_timeout_s: float = 10.0
