@@ -226,6 +226,18 @@ class SearchBackendContract:
         by_number = backend.get_thread(feed.tenant, number=later.thread_number)
         assert by_number is not None and by_number.thread.thread_id == later.thread_id
 
+    def test_messages_with_the_same_date_keep_their_arrival_order(self, backend, feed):
+        first = feed.message(text="first", date=T0)
+        for text in ("second", "third", "fourth"):
+            feed.message(first.thread_id, first.thread_number, text=text, date=T0)
+        detail = backend.get_thread(feed.tenant, thread_id=first.thread_id)
+        texts = []
+        for m in detail.messages:
+            mail = mail_pb2.Mail()
+            mail.ParseFromString(m.mail)
+            texts.append(mail.text)
+        assert texts == ["first", "second", "third", "fourth"]
+
     # -- merge, status, assignment, counts -------------------------------------------------------------
     def test_a_merged_thread_disappears_and_its_messages_join_the_target(self, backend, feed):
         target = feed.message(subject="Printer jam", date=T0)
@@ -308,6 +320,11 @@ class SearchBackendContract:
         )
         assert self.found(backend, feed, "lodke") == [polish.thread_number]
         assert self.found(backend, feed, "zamowienie") == [polish.thread_number]
+
+    def test_words_mixing_letters_and_digits_fold_too(self, backend, feed):
+        msg = feed.message(text="kod rabatowy ŻÓŁW2024 i numer-ŁÓDŹ7")
+        assert self.found(backend, feed, "zolw2024") == [msg.thread_number]
+        assert self.found(backend, feed, "numer-lodz7") == [msg.thread_number]
 
     def test_all_free_words_must_match(self, backend, feed):
         both = feed.message(text="red kettle broken")

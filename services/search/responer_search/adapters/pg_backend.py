@@ -102,7 +102,7 @@ class PostgresSearchBackend:
         return self._apply(position, None)
 
     def index_message(self, doc: MessageDoc, position: Position) -> bool:
-        return self._apply(position, lambda conn: _index_message(conn, doc))
+        return self._apply(position, lambda conn: _index_message(conn, doc, position.position))
 
     def file_thread(self, filing: ThreadFiling, position: Position) -> bool:
         return self._apply(position, lambda conn: _file_thread(conn, filing))
@@ -182,7 +182,7 @@ class PostgresSearchBackend:
                 return None
             messages = cur.execute(
                 "SELECT message_id, thread_id, mailbox_id, mailbox_address, date, mail FROM search.messages "
-                "WHERE tenant_id = %s AND thread_id = %s ORDER BY date, message_id",
+                "WHERE tenant_id = %s AND thread_id = %s ORDER BY date, seq, message_id",
                 (tenant_id, row["thread_id"]),
             ).fetchall()
         return ThreadDetail(
@@ -238,7 +238,7 @@ class PostgresSearchBackend:
                     ") p LEFT JOIN LATERAL ("
                     "  SELECT {text} AS snippet FROM search.messages m"
                     "  WHERE {message_filter} AND m.thread_id = p.thread_id"
-                    "  ORDER BY m.date DESC, m.message_id DESC LIMIT 1"
+                    "  ORDER BY m.date DESC, m.seq DESC LIMIT 1"
                     ") s ON true ORDER BY p.last_message_at DESC, p.thread_id DESC"
                 ).format(
                     summary=_SUMMARY,
@@ -323,7 +323,7 @@ def _refresh_thread(conn: Connection, tenant_id: str, thread_id: str) -> None:
         LEFT JOIN LATERAL (
             SELECT from_email, from_name FROM search.messages
             WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s AND direction = 'inbound'
-            ORDER BY date, message_id LIMIT 1
+            ORDER BY date, seq, message_id LIMIT 1
         ) c ON true
         WHERE t.tenant_id = %(tenant)s AND t.thread_id = %(thread)s
         """,
@@ -331,7 +331,7 @@ def _refresh_thread(conn: Connection, tenant_id: str, thread_id: str) -> None:
     )
 
 
-def _index_message(conn: Connection, doc: MessageDoc) -> None:
+def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
     thread_id = _resolve(conn, doc.tenant_id, doc.thread_id)
     if thread_id == doc.thread_id:
         # ThreadSorted may have created the row first: fill in what only threading knows.
@@ -366,7 +366,7 @@ def _index_message(conn: Connection, doc: MessageDoc) -> None:
         INSERT INTO search.messages (
             tenant_id, message_id, thread_id, mailbox_id, mailbox_address, direction, rfc822_id,
             subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail,
-            from_folded, to_folded, tsv
+            from_folded, to_folded, tsv, seq
         ) VALUES (
             %(tenant)s, %(message)s, %(thread)s, %(mailbox)s, %(mailbox_address)s, %(direction)s,
             %(rfc822)s, %(subject)s, %(from_email)s, %(from_name)s, %(to)s, %(cc)s, %(date)s, %(text)s,
@@ -374,7 +374,8 @@ def _index_message(conn: Connection, doc: MessageDoc) -> None:
             search.fold(%(from_all)s), search.fold(%(to_all)s),
             setweight(to_tsvector('search.responer_fold'::regconfig, %(subject)s), 'A')
             || setweight(to_tsvector('search.responer_fold'::regconfig, %(addresses)s), 'B')
-            || setweight(to_tsvector('search.responer_fold'::regconfig, %(body)s), 'C')
+            || setweight(to_tsvector('search.responer_fold'::regconfig, %(body)s), 'C'),
+            %(seq)s
         )
         ON CONFLICT (tenant_id, message_id) DO UPDATE SET
             thread_id = EXCLUDED.thread_id, mailbox_id = EXCLUDED.mailbox_id,
@@ -406,6 +407,7 @@ def _index_message(conn: Connection, doc: MessageDoc) -> None:
             "to_all": _clean(" ".join(doc.to_emails + doc.cc_emails)),
             "addresses": _clean(addresses),
             "body": _clean(body),
+            "seq": seq,
         },
     )
     _refresh_thread(conn, doc.tenant_id, thread_id)

@@ -62,8 +62,10 @@ CREATE TABLE IF NOT EXISTS search.messages (
     from_folded      text NOT NULL DEFAULT '',
     to_folded        text NOT NULL DEFAULT '',
     tsv              tsvector NOT NULL,
+    seq              bigint NOT NULL DEFAULT 0,  -- threading stream position: arrival order for ties
     PRIMARY KEY (tenant_id, message_id)
 );
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS messages_by_thread ON search.messages (tenant_id, thread_id, date);
 CREATE INDEX IF NOT EXISTS messages_tsv ON search.messages USING gin (tsv);
 """
@@ -86,12 +88,13 @@ def ensure_schema(conn: Connection) -> None:
     ).fetchone()
     if exists is None:
         conn.execute("CREATE TEXT SEARCH CONFIGURATION search.responer_fold (COPY = pg_catalog.simple)")
-        conn.execute(
-            sql.SQL(
-                "ALTER TEXT SEARCH CONFIGURATION search.responer_fold "
-                "ALTER MAPPING FOR hword, hword_part, word WITH {}.unaccent, pg_catalog.simple"
-            ).format(unaccent_schema)
-        )
+    # Every token type that may hold non-ASCII letters folds: "żółw2" is a numword, not a word.
+    conn.execute(
+        sql.SQL(
+            "ALTER TEXT SEARCH CONFIGURATION search.responer_fold ALTER MAPPING FOR "
+            "hword, hword_part, word, numword, numhword, hword_numpart WITH {}.unaccent, pg_catalog.simple"
+        ).format(unaccent_schema)
+    )
     # unaccent() is only STABLE (its dictionary could change), hence a function and not a generated
     # column: the folded columns and the tsvector are computed by the INSERT.
     conn.execute(
