@@ -199,7 +199,7 @@ def make_stack(
             "tenant_name": "Test Tenant",
             "idle_timeout": 2,
             "poll_interval": 1,
-            "log_level": "DEBUG",
+            "log_level": "INFO",
         }
         kwargs.update(overrides)
         state = kwargs.pop("state_dir", None) or responer_state_dir / f"stack-{len(made)}"
