@@ -75,7 +75,7 @@ def index_message(backend: SearchBackend, event: DecodedEvent, position: Positio
             message_id=p.message_id,
             thread_id=p.thread_id,
             thread_number=p.thread_number,
-            thread_subject=p.thread_subject or mail.subject,
+            thread_subject=p.thread_subject,
             mailbox_id=p.mailbox_id,
             mailbox_address=p.mailbox_address,
             inbound=mail.direction != mail_pb2.DIRECTION_OUTBOUND,

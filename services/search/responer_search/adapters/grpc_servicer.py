@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,8 +13,10 @@ from responer_runtime.grpcutil import abort_invalid, abort_not_found
 
 from responer_search.domain.cursor import InvalidCursor
 from responer_search.domain.model import INBOX, StoredMessage, ThreadPage, ThreadSummary
-from responer_search.domain.ports import SearchBackend
+from responer_search.domain.ports import BackendUnavailable, SearchBackend
 from responer_search.domain.query import InvalidQuery, parse
+
+log = logging.getLogger(__name__)
 
 MAX_ID_CHARS = 200
 
@@ -90,6 +93,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             return await asyncio.to_thread(fn, *args, **kwargs)
         except (InvalidCursor, InvalidQuery, InvalidRequest) as exc:
             await abort_invalid(context, str(exc))
+        except BackendUnavailable:
+            log.warning("search backend unavailable", exc_info=True)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "search is temporarily unavailable; retry")
 
     async def ListThreads(self, request, context):  # noqa: ANN001, ANN201, N802
         try:

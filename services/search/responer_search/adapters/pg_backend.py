@@ -8,10 +8,14 @@ arrivals converge on the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from eventsourcing.persistence import Tracking
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from responer_runtime.sqltracking import claim
 
 from responer_search.adapters import pg_schema
@@ -33,8 +37,10 @@ from responer_search.domain.model import (
     ThreadPage,
     ThreadSummary,
 )
+from responer_search.domain.ports import BackendUnavailable
 from responer_search.domain.query import Query
 
+READ_TIMEOUT_MS = 5000
 # tsvector has a 1 MB limit; positions stop counting at 16383 anyway.
 MAX_INDEXED_CHARS = 200_000
 MAX_MERGE_HOPS = 16
@@ -80,6 +86,17 @@ def _clean(text: str) -> str:
 class PostgresSearchBackend:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A read-only transaction with a time limit; storage trouble becomes BackendUnavailable."""
+        try:
+            with self.pool.connection(timeout=5.0) as conn:
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL statement_timeout = {READ_TIMEOUT_MS}")
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     def ensure_schema(self) -> None:
         with self.pool.connection() as conn:
@@ -138,15 +155,10 @@ class PostgresSearchBackend:
     def list_threads(self, tenant_id: str, folder: str, limit: int, cursor: str = "") -> ThreadPage:
         after = Cursor.decode(cursor)
         params: dict[str, object] = {"tenant": tenant_id, "folder": folder or INBOX, "limit": limit + 1}
-        where = [_LISTED, sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s")]
-        with self.pool.connection() as conn:
+        where: list[sql.Composable] = [_LISTED, sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s")]
+        with self._reading() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            total = cur.execute(
-                sql.SQL("SELECT count(*) AS n FROM search.threads t WHERE {}").format(
-                    sql.SQL(" AND ").join(where)
-                ),
-                params,
-            ).fetchone()["n"]
+            total = _count(conn, where, params)
             if after is not None:
                 where.append(_AFTER)
                 params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
@@ -159,8 +171,9 @@ class PostgresSearchBackend:
         return _page([_summary(r) for r in rows], limit, total)
 
     def get_thread(self, tenant_id: str, *, thread_id: str = "", number: int = 0) -> ThreadDetail | None:
-        with self.pool.connection() as conn:
+        with self._reading() as conn:
             cur = conn.cursor(row_factory=dict_row)
+            value: str | int
             if thread_id:
                 key, value = sql.SQL("t.thread_id = %(key)s"), thread_id
             else:
@@ -212,6 +225,7 @@ class PostgresSearchBackend:
                     message_filter
                 )
             )
+        text: sql.Composable
         if c.tsquery is not None:
             text = sql.SQL("ts_headline('search.responer_fold'::regconfig, {}, {}, %(headline)s)").format(
                 sql.SQL("translate(m.text, {}, '')").format(sql.Literal(snippet.START + snippet.STOP)),
@@ -219,14 +233,9 @@ class PostgresSearchBackend:
             )
         else:
             text = sql.SQL("m.text")
-        with self.pool.connection() as conn:
+        with self._reading() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            total = cur.execute(
-                sql.SQL("SELECT count(*) AS n FROM search.threads t WHERE {}").format(
-                    sql.SQL(" AND ").join(where)
-                ),
-                c.params,
-            ).fetchone()["n"]
+            total = _count(conn, where, c.params)
             if after is not None:
                 where.append(_AFTER)
                 c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
@@ -253,7 +262,7 @@ class PostgresSearchBackend:
         return _page([_summary(r, render(r["snippet"] or "")) for r in rows], limit, total)
 
     def folder_counts(self, tenant_id: str) -> list[FolderCount]:
-        with self.pool.connection() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 sql.SQL(
                     "SELECT coalesce(t.folder, 'Inbox'), count(*) FROM search.threads t WHERE {} GROUP BY 1"
@@ -263,6 +272,12 @@ class PostgresSearchBackend:
         counts = {INBOX: 0, SYSTEM: 0} | {folder: n for folder, n in rows}
         order = [INBOX, SYSTEM, *sorted(f for f in counts if f not in (INBOX, SYSTEM))]
         return [FolderCount(f, counts[f]) for f in order]
+
+
+def _count(conn: Connection, where: list[sql.Composable], params: dict[str, object]) -> int:
+    query = sql.SQL("SELECT count(*) FROM search.threads t WHERE {}").format(sql.SQL(" AND ").join(where))
+    row = conn.execute(query, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _page(threads: list[ThreadSummary], limit: int, total: int) -> ThreadPage:
@@ -338,10 +353,12 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
         conn.execute(
             """
             INSERT INTO search.threads (tenant_id, thread_id, number, subject, mailbox_id)
-            VALUES (%(tenant)s, %(thread)s, %(number)s, %(subject)s, %(mailbox)s)
+            VALUES (%(tenant)s, %(thread)s, %(number)s, coalesce(%(subject)s, %(fallback)s), %(mailbox)s)
             ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
                 number = EXCLUDED.number,
-                subject = coalesce(EXCLUDED.subject, search.threads.subject),
+                -- The thread is named by its first message (thread_subject); any other message's
+                -- subject only names a thread we know nothing better about yet.
+                subject = coalesce(%(subject)s, search.threads.subject, %(fallback)s),
                 mailbox_id = coalesce(search.threads.mailbox_id, EXCLUDED.mailbox_id)
             """,
             {
@@ -349,6 +366,7 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
                 "thread": thread_id,
                 "number": doc.thread_number or None,
                 "subject": _clean(doc.thread_subject) or None,
+                "fallback": _clean(doc.subject) or None,
                 "mailbox": doc.mailbox_id or None,
             },
         )

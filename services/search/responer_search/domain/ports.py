@@ -23,6 +23,10 @@ from responer_search.domain.model import (
 from responer_search.domain.query import Query
 
 
+class BackendUnavailable(RuntimeError):
+    """The backend cannot answer right now (down, overloaded, timed out); the caller may retry."""
+
+
 class SearchBackend(Protocol):
     def ensure_schema(self) -> None:
         """Create what the backend needs; idempotent and safe with several replicas starting."""
