@@ -9,6 +9,8 @@ mail is APPENDed to a real IMAP mailbox first and the reply must reach the SMTP 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import os
 import secrets
 import uuid
@@ -131,7 +133,11 @@ def _stack_target(request):  # noqa: ANN001, ANN202
     api.close()
 
     def delivered(body: str) -> bool:
-        return any(body in str(m) for m in catcher.messages())
+        for caught in list(catcher.messages):
+            mail = email.message_from_bytes(caught.data, policy=email.policy.default)
+            if body in mail.get_body(("plain",)).get_content():
+                return True
+        return False
 
     return UiTarget(
         gateway_url=stack.gateway_url,
