@@ -8,8 +8,8 @@ import time
 import uuid
 
 import nats
-
 from responer_events import decode, stream_name
+
 from tests.e2e.helpers import customer_mail, eventually, login, register_mailbox
 
 MESSAGES = 40

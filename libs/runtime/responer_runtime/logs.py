@@ -50,5 +50,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("nats", "uvicorn.access", "eventsourcing"):
+    for noisy in ("nats", "uvicorn.access", "eventsourcing", "grpc", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -95,7 +95,7 @@ class Service:
             try:
                 value = check()
                 if inspect.isawaitable(value):
-                    value = await asyncio.wait_for(value, 2.0)
+                    value = await asyncio.wait_for(value, 5.0)
                 results[name] = bool(value)
             except Exception:  # noqa: BLE001 - a failing check means not ready
                 results[name] = False

@@ -93,6 +93,10 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
     service.http = http  # type: ignore[attr-defined]  # tests read the bound port
 
     async def startup() -> None:
+        # grpc.aio channels belong to the loop they are created in: make them inside the running one.
+        ctx.backends = Backends.connect(
+            search_addr=settings.search_addr, ingest_addr=settings.ingest_addr, outbox_addr=settings.outbox_addr
+        )
         await asyncio.to_thread(seed, ctx)
         await bus.connect()
 
@@ -109,5 +113,9 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
     for name in ("search", "ingest", "outbox"):
         service.add_readiness(name, lambda name=name: ctx.backends.healthy(name))
     service.on_shutdown(bus.close)
-    service.on_shutdown(ctx.backends.close)
+
+    async def close_backends() -> None:
+        await ctx.backends.close()
+
+    service.on_shutdown(close_backends)
     return service

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import psycopg
 from responer.outbox.v1 import outbox_pb2_grpc
 from responer_runtime.bus import Bus
+from responer_runtime.checks import event_store_reachable
 from responer_runtime.consumer import ConsumerRunner
 from responer_runtime.esenv import ensure_schema
 from responer_runtime.relay import Relay
@@ -54,15 +54,7 @@ def build(settings: Settings) -> Service:
     servicer = OutboxServicer(app, on_queued=relay.wake)
     service.add_grpc(lambda server: outbox_pb2_grpc.add_OutboxServiceServicer_to_server(servicer, server))
 
-    def postgres_reachable() -> bool:
-        with psycopg.connect(settings.pg_conninfo(), connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        return True
-
-    async def postgres_ready() -> bool:
-        return await asyncio.to_thread(postgres_reachable)
-
-    service.add_readiness("postgres", postgres_ready)
+    service.add_readiness("postgres", event_store_reachable(app))
     service.add_readiness("nats", lambda: bus.connected)
 
     async def close_app() -> None:
