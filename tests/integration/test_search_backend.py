@@ -260,6 +260,27 @@ class SearchBackendContract:
         assert followed is not None and followed.thread.thread_id == target.thread_id
         assert [c.threads for c in backend.folder_counts(feed.tenant) if c.folder == "Inbox"] == [1]
 
+    def test_a_late_message_for_a_merged_thread_follows_the_merge(self, backend, feed):
+        target = feed.message(subject="Lamp")
+        source_id = str(uuid.uuid4())
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadMerged(
+                tenant_id=feed.tenant,
+                source_thread_id=source_id,
+                target_thread_id=target.thread_id,
+                target_number=target.thread_number,
+            ),
+        )
+        feed.message(source_id, 9999, subject="Lamp again", text="straggler")
+        [summary] = backend.list_threads(feed.tenant, "Inbox", 10).threads
+        assert (summary.thread_id, summary.number, summary.message_count) == (
+            target.thread_id,
+            target.thread_number,
+            2,
+        )
+        assert self.found(backend, feed, "straggler") == [target.thread_number]
+
     def test_status_and_assignment_show_in_the_summary(self, backend, feed):
         msg = feed.message()
         feed.deliver(
@@ -356,6 +377,10 @@ class SearchBackendContract:
         assert sorted(self.found(backend, feed, "kettle")) == sorted([anna.thread_number, bob.thread_number])
         assert self.found(backend, feed, 'subject:"toaster"') == [bob.thread_number]
         assert self.found(backend, feed, "from:bob subject:kettle") == []
+        assert sorted(self.found(backend, feed, "to:support@acme")) == sorted(
+            [anna.thread_number, bob.thread_number]
+        )
+        assert self.found(backend, feed, "to:nobody@acme") == []
 
     def test_a_thread_number_finds_that_thread(self, backend, feed):
         feed.message(number=424242)
