@@ -57,7 +57,7 @@ class HttpServer:
         self.server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         )
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         self.started = asyncio.Event()
 
     @property
@@ -95,7 +95,9 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
     async def startup() -> None:
         # grpc.aio channels belong to the loop they are created in: make them inside the running one.
         ctx.backends = Backends.connect(
-            search_addr=settings.search_addr, ingest_addr=settings.ingest_addr, outbox_addr=settings.outbox_addr
+            search_addr=settings.search_addr,
+            ingest_addr=settings.ingest_addr,
+            outbox_addr=settings.outbox_addr,
         )
         await asyncio.to_thread(seed, ctx)
         await bus.connect()

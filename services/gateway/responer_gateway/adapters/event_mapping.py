@@ -12,7 +12,7 @@ PRODUCER = "gateway"
 
 def to_integration_events(domain_event: object) -> list[Outgoing]:
     # Password hashes never leave the service: UserAdded carries identity and role only.
-    if isinstance(domain_event, User.Added):
+    if isinstance(domain_event, User.Added):  # type: ignore[attr-defined]  # made by @event
         payload = events_pb2.UserAdded(
             tenant_id=str(domain_event.tenant_id),
             user_id=str(domain_event.originator_id),

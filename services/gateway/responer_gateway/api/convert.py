@@ -68,7 +68,7 @@ def message(m: search_pb2.MessageView) -> MessagePublic:
         id=m.message_id,
         message_id=mail.message_id,
         direction="outbound" if is_outbound(mail) else "inbound",
-        from_=address(getattr(mail, "from")),
+        from_=address(getattr(mail, "from")),  # type: ignore[call-arg]  # alias "from"
         to=[address(a) for a in mail.to],
         cc=[address(a) for a in mail.cc],
         reply_to=[address(a) for a in mail.reply_to],

@@ -6,7 +6,7 @@
 "use strict";
 
 const POLL_MS = 5000;
-const state = { folder: "Inbox", query: "", threadId: null, cursor: null, me: null, timer: null };
+const state = { folder: "Inbox", query: "", threadId: null, cursor: null, paged: false, me: null, timer: null };
 const $ = (id) => document.getElementById(id);
 
 class ApiError extends Error {
@@ -117,6 +117,7 @@ async function loadThreads({ append = false } = {}) {
     page = await api(`/api/threads?${params}`);
   }
   state.cursor = page.next_cursor;
+  state.paged = append;
   $("list-title").textContent = state.query ? `Search: ${state.query}` : state.folder;
   $("clear-search").hidden = !state.query;
   const items = page.threads.map(threadItem);
@@ -244,7 +245,8 @@ function startPolling() {
     if (document.hidden || !state.me) return;
     try {
       await loadFolders();
-      if (!state.query) await loadThreads();
+      // Refresh the first page only while the agent has not paged further (that would jump back).
+      if (!state.query && !state.paged) await loadThreads();
     } catch { /* the next tick tries again */ }
   }, POLL_MS);
 }
