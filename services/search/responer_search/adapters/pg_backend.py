@@ -44,6 +44,7 @@ READ_TIMEOUT_MS = 5000
 # tsvector has a 1 MB limit; positions stop counting at 16383 anyway.
 MAX_INDEXED_CHARS = 200_000
 MAX_MERGE_HOPS = 16
+MAX_HIGHLIGHT_CHARS = 50_000  # ts_headline parses the whole text it is given
 HEADLINE_OPTIONS = (
     f"StartSel={snippet.START}, StopSel={snippet.STOP}, MaxWords=30, MinWords=12, "
     'MaxFragments=2, FragmentDelimiter=" … "'
@@ -228,7 +229,9 @@ class PostgresSearchBackend:
         text: sql.Composable
         if c.tsquery is not None:
             text = sql.SQL("ts_headline('search.responer_fold'::regconfig, {}, {}, %(headline)s)").format(
-                sql.SQL("translate(m.text, {}, '')").format(sql.Literal(snippet.START + snippet.STOP)),
+                sql.SQL("translate(left(m.text, {}), {}, '')").format(
+                    sql.Literal(MAX_HIGHLIGHT_CHARS), sql.Literal(snippet.START + snippet.STOP)
+                ),
                 c.tsquery,
             )
         else:
