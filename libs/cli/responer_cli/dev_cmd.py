@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--http-port", type=int, default=8080, help="web UI and API port (default: %(default)s)")
     up.add_argument("--no-demo", action="store_true", help="do not create the demo mailbox or its mail")
     up.add_argument("--log-level", default="INFO")
+    up.add_argument("--database", default=DEV_DATABASE, help="PostgreSQL database (default: %(default)s)")
+    up.add_argument(
+        "--namespace", default="responer", help="NATS subject/stream prefix (default: %(default)s)"
+    )
     up.set_defaults(func=run_up)
     dev.set_defaults(func=lambda args: dev.print_help())
 
@@ -165,8 +169,8 @@ def run_up(args: argparse.Namespace) -> int:
         pg = ensure_postgres(state_dir)
         cleanup.callback(pg.stop)  # no-op for a server that was already running
         say(f"PostgreSQL {pg.host}:{pg.port} ({'started' if pg.started_by_us else 'already running'})")
-        if create_database(pg, DEV_DATABASE):
-            say(f"created database {DEV_DATABASE}")
+        if create_database(pg, args.database):
+            say(f"created database {args.database}")
 
         nats = ensure_nats(state_dir)
         cleanup.callback(nats.stop)
@@ -190,10 +194,10 @@ def run_up(args: argparse.Namespace) -> int:
             nats_url=nats.url,
             pg_host=pg.host,
             pg_port=pg.port,
-            pg_dbname=DEV_DATABASE,
+            pg_dbname=args.database,
             pg_user=pg.user,
             pg_password=pg.password,
-            namespace="responer",
+            namespace=args.namespace,
             smtp_host=catcher.host,
             smtp_port=catcher.port,
             mail_domain=DEMO_DOMAIN,
