@@ -16,26 +16,16 @@ UV_VERSION=0.13.9
 say() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
 
-# --- uv -------------------------------------------------------------------------------------------------
-UV=(uv)
-if ! command -v uv >/dev/null 2>&1; then
-  if python3 -m uv --version >/dev/null 2>&1; then
-    UV=(python3 -m uv)
-  else
-    say "installing uv==$UV_VERSION with pip"
-    python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" 2>/dev/null \
-      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "uv==$UV_VERSION" \
-      || die "could not pip install uv==$UV_VERSION"
-    hash -r
-    if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=(python3 -m uv); fi
-  fi
-fi
-
 # --- system packages (only when missing) ----------------------------------------------------------------
 missing=()
 if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then missing+=(dovecot-imapd); fi
 if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then missing+=(postgresql); fi
+# Debian's python3 comes without pip; it is needed only to install uv.
+if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
+  && ! python3 -m pip --version >/dev/null 2>&1; then
+  missing+=(python3-pip)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=()
@@ -55,6 +45,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${SUDO[@]}" apt-get update -qq || die "apt-get update failed"
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
       || die "apt-get install ${missing[*]} failed"
+  fi
+fi
+
+# --- uv -------------------------------------------------------------------------------------------------
+UV=(uv)
+if ! command -v uv >/dev/null 2>&1; then
+  if python3 -m uv --version >/dev/null 2>&1; then
+    UV=(python3 -m uv)
+  else
+    say "installing uv==$UV_VERSION with pip"
+    python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" 2>/dev/null \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "uv==$UV_VERSION" \
+      || die "could not pip install uv==$UV_VERSION"
+    hash -r
+    if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=(python3 -m uv); fi
   fi
 fi
 
