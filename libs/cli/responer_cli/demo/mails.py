@@ -224,7 +224,7 @@ def _customer_mail(
     legacy = MIMEText(body, "plain", person.charset)
     legacy["From"] = formataddr((person.name, person.email), charset=person.charset)
     legacy["To"] = DEMO_ADDRESS
-    legacy["Subject"] = Header(subject, person.charset)
+    legacy["Subject"] = Header(subject, person.charset).encode()
     legacy["Date"] = format_datetime(date)
     legacy["Message-ID"] = msgid
     if refs:
@@ -234,8 +234,11 @@ def _customer_mail(
     return _serialize(legacy, ctx)
 
 
+_PLAIN: dict[str, str | int | None] = {"—": "-", "–": "-", "„": '"', "”": '"', "…": "..."}
+
+
 def _plain_punctuation(text: str) -> str:
-    return text.translate(str.maketrans({"—": "-", "–": "-", "„": '"', "”": '"', "…": "..."}))
+    return text.translate(str.maketrans(_PLAIN))
 
 
 def _outlook_followup_without_headers(ctx: _Ctx) -> bytes:

@@ -12,7 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,17 +234,18 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test that used the stack gets the tail of every service's log in its report."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     if not report.failed or "stack" not in getattr(item, "fixturenames", ()):
-        return
+        return report
     stack = getattr(item, "funcargs", {}).get("stack")
-    if not isinstance(stack, Stack):
-        return
-    for name in stack.names:
-        text = stack.log_tail(name, lines=int(os.environ.get("RESPONER_LOG_TAIL", "30")))
-        if text:
-            report.sections.append((f"service log: {name} ({stack.log_path(name)})", text))
+    if isinstance(stack, Stack):
+        for name in stack.names:
+            text = stack.log_tail(name, lines=int(os.environ.get("RESPONER_LOG_TAIL", "30")))
+            if text:
+                report.sections.append((f"service log: {name} ({stack.log_path(name)})", text))
+    return report
