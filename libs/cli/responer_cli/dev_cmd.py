@@ -232,6 +232,7 @@ def run_up(args: argparse.Namespace) -> int:
             f"  Demo mailbox          {DEMO_ADDRESS} (IMAP 127.0.0.1:{dovecot.port})\n"
             f"  Outgoing mail caught  {catcher.directory}/\n"
             f"  Service logs          {stack.log_dir}/\n"
+            f"  /metrics /healthz     {', '.join(f'{n}:{p}' for n, p in stack.ops_ports.items())}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
