@@ -101,9 +101,7 @@ def pg_server(responer_state_dir: Path) -> Iterator[PgServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def pg_database(pg_server: PgServer) -> Iterator[PgParams]:
-    """A fresh database `responer_t_<hex>` for this test session, dropped at the end."""
+def _fresh_database(pg_server: PgServer) -> Iterator[PgParams]:
     name = f"responer_t_{secrets.token_hex(4)}"
     create_database(pg_server, name)
     yield PgParams(pg_server.host, pg_server.port, name, pg_server.user, pg_server.password)
@@ -111,6 +109,19 @@ def pg_database(pg_server: PgServer) -> Iterator[PgParams]:
         drop_database(pg_server, name)
     except Exception as exc:  # the server may have been killed by a fault test; say so, don't mask results
         print(f"warning: could not drop test database {name}: {exc}")
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: PgServer) -> Iterator[PgParams]:
+    """A fresh database `responer_t_<hex>` for this test session, dropped at the end."""
+    yield from _fresh_database(pg_server)
+
+
+@pytest.fixture
+def private_database(pg_server: PgServer) -> Iterator[PgParams]:
+    """A fresh database for one test: for a service run in-process next to the session's stack, which
+    would otherwise share (and act on) the stack's event stores."""
+    yield from _fresh_database(pg_server)
 
 
 @pytest.fixture(scope="session")

@@ -32,15 +32,15 @@ def make_mail(n: int, *, body: str = "", reply_to: str | None = None) -> bytes:
 
 
 @pytest.fixture
-async def ingest(pg_database, nats_url, namespace, unused_tcp_port_factory):
+async def ingest(private_database, nats_url, namespace, unused_tcp_port_factory):
     settings = Settings(
         namespace=f"{namespace}i{uuid.uuid4().hex[:4]}",
         nats_url=nats_url,
-        pg_host=pg_database.host,
-        pg_port=pg_database.port,
-        pg_dbname=pg_database.dbname,
-        pg_user=pg_database.user,
-        pg_password=pg_database.password,
+        pg_host=private_database.host,
+        pg_port=private_database.port,
+        pg_dbname=private_database.dbname,
+        pg_user=private_database.user,
+        pg_password=private_database.password,
         ops_port=unused_tcp_port_factory(),
         grpc_port=unused_tcp_port_factory(),
         secret_key=Fernet.generate_key().decode(),

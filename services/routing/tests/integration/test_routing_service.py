@@ -51,17 +51,17 @@ def bounce_mail() -> mail_pb2.Mail:
 
 
 async def test_customer_mail_goes_to_inbox_and_a_bounce_to_system(
-    pg_database, nats_url, namespace, unused_tcp_port_factory
+    private_database, nats_url, namespace, unused_tcp_port_factory
 ):
     ns = f"{namespace}r{uuid.uuid4().hex[:4]}"
     settings = Settings(
         namespace=ns,
         nats_url=nats_url,
-        pg_host=pg_database.host,
-        pg_port=pg_database.port,
-        pg_dbname=pg_database.dbname,
-        pg_user=pg_database.user,
-        pg_password=pg_database.password,
+        pg_host=private_database.host,
+        pg_port=private_database.port,
+        pg_dbname=private_database.dbname,
+        pg_user=private_database.user,
+        pg_password=private_database.password,
         ops_port=unused_tcp_port_factory(),
     )
     service = build(settings)
