@@ -14,7 +14,7 @@ def ensure_schema(*, host: str, port: int, dbname: str, user: str, password: str
 
 
 def eventsourcing_env(
-    *, host: str, port: int, dbname: str, user: str, password: str, schema: str, pool_size: int = 5
+    *, host: str, port: int, dbname: str, user: str, password: str, schema: str, pool_size: int = 3
 ) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -25,5 +25,7 @@ def eventsourcing_env(
         "POSTGRES_PASSWORD": password,
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": str(pool_size),
+        # A stack of six services must stay far below PostgreSQL's default max_connections (100).
+        "POSTGRES_MAX_OVERFLOW": "2",
         "CREATE_TABLE": "y",
     }

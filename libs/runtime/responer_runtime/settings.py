@@ -22,7 +22,7 @@ class RuntimeSettings(BaseSettings):
     pg_dbname: str = "responer"
     pg_user: str = "postgres"
     pg_password: SecretStr = SecretStr("")
-    pg_pool_size: int = 5
+    pg_pool_size: int = 3
     ops_host: str = "127.0.0.1"
     ops_port: int = 0
     grpc_host: str = "127.0.0.1"
