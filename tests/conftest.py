@@ -4,6 +4,7 @@ The real-server session fixtures live in `responer_cli.devstack.pytest_plugin`, 
 `responer` pytest plugin by libs/cli, so service-level tests get exactly the same ones:
 
   pg_server, pg_database (.dsn .host .port .dbname .user .password), nats_server, nats_url, namespace,
+  fresh_namespace (function-scoped, own streams),
   dovecot, imap_account, smtp_catcher, make_stack, stack, chromium_path, responer_state_dir.
 
 Here: tests are marked by their folder, so `-m e2e` or `-m "not browser"` select tiers.

@@ -50,3 +50,13 @@ async def test_private_server_runs_jetstream_and_cleans_a_namespace(responer_sta
 def test_delete_streams_refuses_an_empty_prefix(nats_server):
     with pytest.raises(ValueError):
         delete_streams(nats_server.url, "")
+
+
+async def test_fresh_namespace_is_unique_and_empty(nats_server, namespace, fresh_namespace):
+    assert fresh_namespace != namespace and fresh_namespace.startswith("rt")
+    nc = await nats.connect(nats_server.url)
+    try:
+        names = [s.config.name for s in await nc.jsm().streams_info()]
+    finally:
+        await nc.close()
+    assert not [n for n in names if n.startswith(fresh_namespace.upper() + "_")]

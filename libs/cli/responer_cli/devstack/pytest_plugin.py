@@ -1,8 +1,8 @@
 """Session fixtures with real servers for every test tier (registered as the `responer` pytest11 plugin,
 so tests under services/*/tests and libs/*/tests get them as well as tests/).
 
-Fixtures: responer_state_dir, pg_server, pg_database, nats_server, nats_url, namespace, dovecot,
-imap_account, smtp_catcher, make_stack, stack, chromium_path. Servers that cannot start fail the test
+Fixtures: responer_state_dir, pg_server, pg_database, nats_server, nats_url, namespace, fresh_namespace,
+dovecot, imap_account, smtp_catcher, make_stack, stack, chromium_path. Servers that cannot start fail the test
 with the reason; only dovecot and chromium (installed by `make install`) skip when they are absent.
 """
 
@@ -149,6 +149,18 @@ def namespace(nats_server: NatsServer) -> Iterator[str]:
             delete_streams(nats_server.url, ns)
         except Exception as exc:
             print(f"warning: could not delete streams of namespace {ns}: {exc}")
+
+
+@pytest.fixture
+def fresh_namespace(nats_server: NatsServer) -> Iterator[str]:
+    """A namespace of its own for one test (streams start empty), deleted afterwards. Use it when a test
+    reads a whole stream and must not see what other tests in the session published."""
+    ns = f"rt{secrets.token_hex(4)}"
+    yield ns
+    try:
+        delete_streams(nats_server.url, ns)
+    except Exception as exc:
+        print(f"warning: could not delete streams of namespace {ns}: {exc}")
 
 
 @pytest.fixture(scope="session")
