@@ -213,3 +213,44 @@ def test_dockerfile_matches_the_manifests():
         for d in by_kind(render("base"), "Deployment").values()
     }
     assert run_as == {int(user.split(":")[0])}
+
+
+# Variables the manifests set ahead of the code that reads them (named in the design brief).
+EXPECTED_AHEAD = {"RESPONER_OPENSEARCH_URL", "RESPONER_THREADING_ADDR", "RESPONER_ROUTING_ADDR"}
+BIND_HOSTS = ("ops_host", "grpc_host", "http_host")
+
+
+def _settings(svc: str):
+    import importlib
+
+    return importlib.import_module(f"responer_{svc}.config").Settings
+
+
+@pytest.mark.parametrize("target", ["overlays/dev", "overlays/prod"])
+def test_manifests_satisfy_each_services_settings(target):
+    """Every required setting of every service is provided, binds are not loopback, and every RESPONER_
+    variable in the manifests is read by some service (a typo would otherwise be silently ignored)."""
+    docs = render(target)
+    (config,) = by_kind(docs, "ConfigMap").values()
+    known: set[str] = set(EXPECTED_AHEAD)
+    provided_everywhere = set(config["data"])
+    for svc in SERVICE_NAMES:
+        settings = _settings(svc)
+        fields = settings.model_fields
+        known |= {f"RESPONER_{name.upper()}" for name in fields}
+        container = by_kind(docs, "Deployment")[f"responer-{svc}"]["spec"]["template"]["spec"]["containers"][
+            0
+        ]
+        provided = provided_everywhere | {e["name"] for e in container["env"]}
+        for name, field in fields.items():
+            if field.is_required():
+                assert f"RESPONER_{name.upper()}" in provided, (target, svc, name)
+        for host in BIND_HOSTS:
+            if host in fields:
+                assert config["data"].get(f"RESPONER_{host.upper()}") == "0.0.0.0", (svc, host)
+    used = provided_everywhere | {
+        e["name"]
+        for d in by_kind(docs, "Deployment").values()
+        for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert not {v for v in used if v.startswith("RESPONER_")} - known

@@ -121,3 +121,27 @@ def test_stop_all_escalates_to_sigkill(tmp_path):
     codes = stack.stop_all(grace=0.5)
     assert codes == {"stubborn": -signal.SIGKILL}
     assert time.monotonic() - started < 5
+
+
+def test_env_for_provides_every_required_setting_of_the_real_services(tmp_path, monkeypatch):
+    """The devstack and the services agree: each service's Settings loads from exactly env_for(name)."""
+    import importlib
+
+    stack = Stack(tmp_path, **STACK_ARGS)
+    for name in SERVICE_NAMES:
+        settings_cls = importlib.import_module(f"responer_{name}.config").Settings
+        env = stack.env_for(name)
+        fields = settings_cls.model_fields
+        for field_name, field in fields.items():
+            if field.is_required():
+                assert f"RESPONER_{field_name.upper()}" in env, (name, field_name)
+        with monkeypatch.context() as m:
+            for key in [k for k in os.environ if k.startswith("RESPONER_")]:
+                m.delenv(key)
+            for key, value in env.items():
+                m.setenv(key, value)
+            settings = settings_cls()
+        assert settings.namespace == "rtstack"
+        assert settings.ops_port == stack.ops_ports[name]
+        if "mail_domain" in fields:
+            assert settings.mail_domain == stack.mail_domain

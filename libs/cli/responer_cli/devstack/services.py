@@ -154,6 +154,8 @@ class Stack:
         if name == "outbox":
             env["RESPONER_SMTP_HOST"] = self.smtp_host
             env["RESPONER_SMTP_PORT"] = str(self.smtp_port)
+        if name in ("outbox", "routing"):
+            # outbox writes Message-IDs in this domain; routing recognises our own mail (loops) by it.
             env["RESPONER_MAIL_DOMAIN"] = self.mail_domain
         env.update(spec.env)
         env.update(self.extra_env)
