@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import pytest
 
-_FOLDER_MARKS = {"infra": "integration", "e2e": "e2e", "fault": "e2e", "browser": "browser"}
+_FOLDER_MARKS = {
+    "infra": "integration",
+    "integration": "integration",
+    "e2e": "e2e",
+    "fault": "e2e",
+    "browser": "browser",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
