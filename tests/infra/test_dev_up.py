@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from responer_cli.demo import DEMO_ADDRESS, demo_messages
 from responer_cli.devstack.net import free_port, port_open
 from responer_cli.devstack.postgres import drop_database
 
-pytestmark = pytest.mark.e2e  # ~25 s: the whole product twice
+pytestmark = pytest.mark.e2e  # ~35 s: the whole product three times
 
 BANNER = "Responer is running"
 
@@ -126,6 +127,22 @@ def test_dev_up_serves_the_demo_and_stops_cleanly(responer_state_dir, pg_server,
         text = "\n".join(lines)
         assert "registered the demo mailbox" not in text and "appended" not in text
         assert password in text
+        code, rest = _stop(proc)
+        assert code == 0, rest
+
+        # `make clean` forgets the state dir: the database it owned is recreated, not half-reused
+        # (its Fernet key, admin password and mailbox ports are gone with the state dir).
+        shutil.rmtree(state)
+        proc, lines = _up(state, port, db, ns, env)
+        text = "\n".join(lines)
+        assert f"recreated database {db}" in text
+        assert "registered the demo mailbox" in text
+        new_password = json.loads((state / "secrets.json").read_text())["admin_password"]
+        assert new_password != password
+        token = _api(
+            base, "/api/auth/login", body={"email": "admin@demo.responer.test", "password": new_password}
+        )
+        assert token["token"]
         code, rest = _stop(proc)
         assert code == 0, rest
     finally:

@@ -67,6 +67,8 @@ def load_secrets(state_dir: Path) -> dict[str, str]:
         "session_secret": lambda: secrets.token_urlsafe(32),
         "admin_password": lambda: secrets.token_urlsafe(9),
         "mailbox_password": lambda: secrets.token_urlsafe(12),
+        # ties the database (and the streams of a shared NATS) to this state dir, see claim_database()
+        "instance_id": lambda: secrets.token_hex(8),
     }
     changed = False
     for key, make in defaults.items():
@@ -77,6 +79,29 @@ def load_secrets(state_dir: Path) -> dict[str, str]:
         path.write_text(json.dumps(data, indent=2) + "\n")
         path.chmod(0o600)
     return data
+
+
+def claim_database(pg, name: str, instance_id: str) -> str:
+    """Make `name` this state dir's database: "created", "kept", or "recreated" when it was made by
+    another state dir (e.g. after `make clean` against a shared PostgreSQL), whose secrets, admin
+    password and mailbox ports no longer exist, so its data could not be used anyway."""
+    from responer_cli.devstack import create_database, drop_database
+
+    created = create_database(pg, name)
+    with pg.connect(name, autocommit=True) as conn:
+        conn.execute("create table if not exists responer_dev_instance (id text not null)")
+        row = conn.execute("select id from responer_dev_instance").fetchone()
+        if row is None and created:
+            conn.execute("insert into responer_dev_instance values (%s)", (instance_id,))
+            return "created"
+        if row is not None and row[0] == instance_id:
+            return "kept"
+    drop_database(pg, name)
+    create_database(pg, name)
+    with pg.connect(name, autocommit=True) as conn:
+        conn.execute("create table responer_dev_instance (id text not null)")
+        conn.execute("insert into responer_dev_instance values (%s)", (instance_id,))
+    return "recreated"
 
 
 # --- the gateway's public HTTP API ------------------------------------------------------------------------
@@ -142,7 +167,7 @@ def run_up(args: argparse.Namespace) -> int:
         ServiceFailed,
         SmtpCatcher,
         Stack,
-        create_database,
+        delete_streams,
         ensure_nats,
         ensure_postgres,
     )
@@ -169,12 +194,18 @@ def run_up(args: argparse.Namespace) -> int:
         pg = ensure_postgres(state_dir)
         cleanup.callback(pg.stop)  # no-op for a server that was already running
         say(f"PostgreSQL {pg.host}:{pg.port} ({'started' if pg.started_by_us else 'already running'})")
-        if create_database(pg, args.database):
-            say(f"created database {args.database}")
+        claimed = claim_database(pg, args.database, cfg["instance_id"])
+        if claimed != "kept":
+            say(f"{claimed} database {args.database}")
 
         nats = ensure_nats(state_dir)
         cleanup.callback(nats.stop)
         say(f"NATS {nats.url} v{nats.version} ({'started' if nats.started_by_us else 'already running'})")
+        if claimed == "recreated" and not nats.started_by_us:
+            # A shared NATS still holds the old database's events: start the streams afresh too.
+            deleted = delete_streams(nats.url, args.namespace)
+            if deleted:
+                say(f"deleted the old streams {', '.join(deleted)}")
 
         dovecot = Dovecot(state_dir)
         dovecot.add_user(DEMO_ADDRESS, cfg["mailbox_password"])
