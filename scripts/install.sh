@@ -19,7 +19,8 @@ die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
 # --- system packages (only when missing) ----------------------------------------------------------------
 missing=()
 if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then missing+=(dovecot-imapd); fi
-if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
+# fonts: without them headless screenshots render text as boxes
+if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium fonts-liberation); fi
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then missing+=(postgresql); fi
 # Debian's python3 comes without pip; it is needed only to install uv.
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
