@@ -8,6 +8,7 @@ tests against it would pass for the wrong reason. Otherwise the official binary 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import os
 import shutil
@@ -17,8 +18,9 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
-from responer_cli.devstack.net import free_port, run_sync, tail, wait_for_port
+from responer_cli.devstack.net import free_port, port_open, run_sync, tail, wait_for_port
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 MIN_VERSION = (2, 10)
@@ -90,12 +92,18 @@ async def _probe(url: str) -> str | None:
     """The server's version if it answers and has JetStream enabled, else None."""
     import nats
 
+    parsed = urlparse(url)
+    if not port_open(parsed.hostname or "127.0.0.1", parsed.port or 4222):
+        return None
     try:
-        nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False, max_reconnect_attempts=0)
+        # nats-py's first connect can wait forever when the server vanishes mid-handshake.
+        nc = await asyncio.wait_for(
+            nats.connect(url, connect_timeout=1, allow_reconnect=False, max_reconnect_attempts=0), 5
+        )
     except Exception:
         return None
     try:
-        await nc.jsm().account_info()
+        await asyncio.wait_for(nc.jsm().account_info(), 5)
         version = nc.connected_server_version
         return f"{version.major}.{version.minor}.{version.patch}"
     except Exception:
