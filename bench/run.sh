@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The benchmark harness behind `make bench`: one line per benchmark section, run from the repo root.
+# A section that misses its goal makes the whole run fail, after every section has run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+rc=0
+run() { echo "== $*"; "$PY" "$@" || rc=1; echo; }
+
+run bench/parse_throughput.py --json bench/out/parse_throughput.json
+
+exit $rc
