@@ -19,6 +19,8 @@ from responer.events.v1 import envelope_pb2, events_pb2
 EVENT_SUBJECTS: dict[type[Message], str] = {
     events_pb2.MailboxConnected: "ingest.mailbox.connected",
     events_pb2.MailReceived: "ingest.mail.received",
+    events_pb2.MailSeenInMailbox: "ingest.mail.seen_in_mailbox",
+    events_pb2.MailboxChanged: "ingest.mailbox.changed",
     events_pb2.MessageThreaded: "threading.message.threaded",
     events_pb2.ThreadMerged: "threading.thread.merged",
     events_pb2.ThreadStatusChanged: "threading.thread.status_changed",

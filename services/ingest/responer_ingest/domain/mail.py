@@ -20,6 +20,19 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachedMessage:
+    """A message carried inside another (a forward as attachment, the original in a bounce)."""
+
+    message_id: str
+    subject: str
+    from_name: str
+    from_email: str
+    date: datetime | None
+    text: str
+    attachment_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedMail:
     message_id: str
     message_id_derived: bool
@@ -45,6 +58,11 @@ class ParsedMail:
     # Text of machine-readable report parts (message/delivery-status, message/feedback-report, ...)
     # as (content type, text): what bounce and feedback classification reads.
     report_parts: tuple[tuple[str, str], ...] = ()
+    # Messages attached as message/rfc822 (outermost first), each with its own subject and sender.
+    attached_messages: tuple[AttachedMessage, ...] = ()
+    # S/MIME or PGP: a signature was present (not verified) / the content is encrypted and unreadable.
+    signed: bool = False
+    encrypted: bool = False
 
     def header(self, name: str) -> str | None:
         """The first top-level header called `name` (case-insensitive), decoded, or None."""
