@@ -40,7 +40,9 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeou
 @pytest_asyncio.fixture(scope="module")
 async def search_service(pg_database, nats_url, namespace) -> AsyncIterator:
     settings = Settings(
-        namespace=namespace,
+        # Not the session namespace: the session's stack runs its own search service, and two services
+        # on one durable consumer would split its events between them.
+        namespace=f"{namespace}s",
         nats_url=nats_url,
         pg_host=pg_database.host,
         pg_port=pg_database.port,
@@ -64,7 +66,7 @@ async def search_service(pg_database, nats_url, namespace) -> AsyncIterator:
 
 @pytest_asyncio.fixture(scope="module")
 async def publisher(nats_url, namespace) -> AsyncIterator[Bus]:
-    bus = Bus(nats_url, namespace, "test-search-publisher")
+    bus = Bus(nats_url, f"{namespace}s", "test-search-publisher")
     await bus.connect()
     for producer in ("threading", "routing"):
         await bus.ensure_stream(producer)
