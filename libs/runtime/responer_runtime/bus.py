@@ -54,6 +54,10 @@ class Bus:
     def stream(self, producer: str) -> str:
         return stream_name(producer, self.namespace)
 
+    def lease_bucket(self) -> str:
+        """KV bucket for the leases that make replicas of one consumer take turns."""
+        return f"{self.namespace}_leases".upper().replace(".", "_")
+
     def subject_filter(self, producer: str, suffix: str = ">") -> str:
         return f"{self.namespace}.{producer}.{suffix}"
 
@@ -87,7 +91,7 @@ class Bus:
                     ack_policy=api.AckPolicy.EXPLICIT,
                     deliver_policy=api.DeliverPolicy.ALL,
                     filter_subject=self.subject_filter(producer, filter_suffix),
-                    ack_wait=60.0,
+                    ack_wait=20.0,
                     max_ack_pending=1000,
                 ),
             )

@@ -3,6 +3,7 @@
 A handler receives the decoded event and a Tracking(upstream=stream name, position=stream sequence).
 It must write its effect and that tracking record in one transaction (ResponerApplication.record or
 sqltracking.tracked) and skip positions already tracked, so a redelivery has no second effect.
+Replicas sharing one durable take turns through a lease (lease.py): one consumes, the others stand by.
 Events of one consumer are handled strictly in stream order; on an error the message and the rest of
 the batch are redelivered after a back-off, so order is kept.
 """
@@ -20,6 +21,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from responer_events import DecodedEvent, decode
 
 from responer_runtime.bus import Bus
+from responer_runtime.lease import Lease, replica_id
 from responer_runtime.logs import correlation_id_var, event_id_var, tenant_id_var
 from responer_runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 
@@ -39,36 +41,72 @@ class Subscription:
 
 
 class ConsumerRunner:
-    def __init__(self, bus: Bus, service: str, subscription: Subscription, batch: int = 50) -> None:
+    def __init__(
+        self, bus: Bus, service: str, subscription: Subscription, batch: int = 50, lease_ttl: float = 15.0
+    ) -> None:
         self.bus = bus
         self.service = service
         self.sub = subscription
         self.batch = batch
         self.durable = f"{service}-{subscription.purpose}"
+        self.lease_ttl = lease_ttl
 
     async def run(self, stop: asyncio.Event) -> None:
         stream = await self.bus.ensure_consumer(self.sub.producer, self.durable, self.sub.filter_suffix)
+        lease = Lease(self.bus.js, self.bus.lease_bucket(), self.durable, replica_id(), self.lease_ttl)
+        try:
+            while not stop.is_set():
+                if not await lease.acquire(stop):
+                    return
+                await self._wait_for_inflight(stream, stop)
+                await self._consume(stream, stop, lease)
+        finally:
+            await lease.release()
+
+    async def _wait_for_inflight(self, stream: str, stop: asyncio.Event) -> None:
+        """A replica that crashed may still own fetched, unacknowledged messages. Until they come back
+        for redelivery (after ack_wait), fetching would hand us later messages first and break order."""
+        while not stop.is_set():
+            info = await self.bus.js.consumer_info(stream, self.durable)
+            if not info.num_ack_pending:
+                return
+            log.info("waiting for a previous replica's in-flight messages", extra={"consumer": self.durable})
+            await asyncio.sleep(1.0)
+
+    async def _consume(self, stream: str, stop: asyncio.Event, lease: Lease) -> None:
         psub = await self.bus.js.pull_subscribe_bind(self.durable, stream=stream)
         backoff = 0.2
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                if not await lease.renew_if_due():
+                    return
+                try:
+                    msgs = await psub.fetch(self.batch, timeout=1.0)
+                except (NatsTimeoutError, TimeoutError):
+                    continue
+                except Exception as exc:  # noqa: BLE001 - reconnecting; keep trying
+                    log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
+                    await asyncio.sleep(1.0)
+                    continue
+                for i, msg in enumerate(msgs):
+                    held = await lease.renew_if_due()
+                    ok = held and await self._handle(stream, msg)
+                    if not ok:
+                        # Give the rest back in order: to our next attempt, or to the next lease holder.
+                        for rest in msgs[i:]:
+                            await rest.nak(delay=backoff if held else 0)
+                        if not held:
+                            return
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 10.0)
+                        break
+                    backoff = 0.2
+                    await msg.ack()
+        finally:
             try:
-                msgs = await psub.fetch(self.batch, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except Exception as exc:  # noqa: BLE001 - reconnecting; keep trying
-                log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
-                await asyncio.sleep(1.0)
-                continue
-            for i, msg in enumerate(msgs):
-                ok = await self._handle(stream, msg)
-                if not ok:
-                    for rest in msgs[i:]:
-                        await rest.nak(delay=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    break
-                backoff = 0.2
-                await msg.ack()
+                await psub.unsubscribe()
+            except Exception:  # noqa: BLE001 - connection already closing
+                pass
 
     async def _handle(self, stream: str, msg) -> bool:  # noqa: ANN001
         started = time.perf_counter()
