@@ -32,6 +32,21 @@ _ALIASES = {
     "x-user-defined": "",
 }
 
+# When the declared CJK codec fails, the text is nearly always in a sibling codec of the same
+# language (Japanese bounces labelled iso-2022-jp but written in EUC-JP, Shift_JIS labelled as its
+# Microsoft superset). Tried strictly, in order, before the Western fallbacks.
+_SIBLINGS = {
+    "iso2022_jp": ("euc_jp", "cp932"),
+    "euc_jp": ("cp932", "iso2022_jp"),
+    "shift_jis": ("cp932", "euc_jp"),
+    "cp932": ("euc_jp",),
+    "euc_kr": ("cp949", "iso2022_kr"),
+    "iso2022_kr": ("cp949",),
+    "cp949": ("iso2022_kr",),
+    "big5": ("big5hkscs", "cp950"),
+    "gb18030": ("big5",),
+}
+
 # Bytes that are Polish letters in only one of the two encodings (ą ś ź Ą Ś Ź).
 _ISO_8859_2_ONLY = frozenset(b"\xb1\xb6\xbc\xa1\xa6\xac")
 _CP1250_ONLY = frozenset(b"\xb9\x9c\x9f\xa5\x8c\x8f")
@@ -104,6 +119,11 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         return data.decode("utf-8"), f"{label}->utf-8"
     except UnicodeDecodeError:
         pass
+    for sibling in _SIBLINGS.get(codec or "", ()):
+        try:
+            return data.decode(sibling), f"{label}->{sibling}"
+        except UnicodeDecodeError:
+            continue
     cyrillic = _cyrillic_codec(data)
     if cyrillic is not None:
         return data.decode(cyrillic, errors="replace"), f"{label}->{cyrillic}"

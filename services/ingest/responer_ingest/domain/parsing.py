@@ -11,8 +11,9 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import mimetypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import HeaderParser
@@ -27,7 +28,9 @@ from responer_ingest.domain.headers import (
     raw_to_str,
 )
 from responer_ingest.domain.html_text import html_to_text
-from responer_ingest.domain.mail import Attachment, ParsedMail
+from responer_ingest.domain.mail import AttachedMessage, Attachment, ParsedMail
+from responer_ingest.domain.smime import PKCS7_MIME_TYPES, SIGNATURE_TYPES, signed_content
+from responer_ingest.domain.tnef import is_tnef, read_tnef
 from responer_ingest.domain.uuencode import extract_uuencoded
 
 DERIVED_ID_DOMAIN = "derived.responer"
@@ -50,6 +53,12 @@ _REPORT_PARTS = (
 _ENCAPSULATED = frozenset({"message/rfc822", "message/global", "message/news"})
 _QUOTED_ID_LINE = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _FILENAME_UNSAFE = re.compile(r"[\\/\x00-\x1f]+")
+# A delimiter line of a multipart body whose boundary parameter is missing or wrong.
+_DELIMITER = re.compile(r"^--([^\s\"][^\r\n\"]{0,75}?)[ \t]*\r?$", re.MULTILINE)
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+# Attached messages inside attached messages are parsed too, up to this depth (zip-bomb-like nesting).
+_MAX_NESTING = 8
+_ATTACHED_HEADER = "-------- Attached message --------"
 
 
 @dataclass
@@ -75,6 +84,15 @@ class _Walk:
     attachments: list[Attachment] = field(default_factory=list)
     quoted_ids: list[str] = field(default_factory=list)
     reports: list[tuple[str, str]] = field(default_factory=list)
+    # Text parts that carry a file name but no `attachment` disposition (`name="report.txt"`): the
+    # body when the message has no other text, as mail clients show them.
+    fallback: list[tuple[str, str]] = field(default_factory=list)
+    attached: list[AttachedMessage] = field(default_factory=list)
+    # Text of inline attached messages, for a message whose only content they are.
+    attached_text: list[str] = field(default_factory=list)
+    signed: bool = False
+    encrypted: bool = False
+    depth: int = 0
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -91,8 +109,11 @@ def derived_message_id(raw: bytes) -> str:
 
 
 def _parse(raw: bytes) -> ParsedMail:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    walk = _Walk()
+    return _parse_message(email.message_from_bytes(raw, policy=email.policy.compat32), raw, depth=0)
+
+
+def _parse_message(msg: Message, raw: bytes, *, depth: int) -> ParsedMail:
+    walk = _Walk(depth=depth)
     raw_headers = [(name, value) for name, value in msg.raw_items()]
     headers: list[tuple[str, str]] = []
     for name, value in raw_headers:
@@ -129,9 +150,10 @@ def _parse(raw: bytes) -> ParsedMail:
     walk.repairs.extend(r_to + r_cc + r_rt)
 
     body = _Body()
-    _visit(msg, walk, body, top=True)
-    text = body.render()
+    _visit(msg, walk, body)
+    text = body.render() or _Body(text=walk.fallback).render() or "\n\n".join(walk.attached_text)
     html = "\n".join(body.html)
+    attachments = _mark_referenced_inline(walk.attachments, html)
     if not walk.quoted_ids and text:
         walk.quoted_ids.extend(m.strip("<>") for m in _QUOTED_ID_LINE.findall(text))
 
@@ -149,7 +171,7 @@ def _parse(raw: bytes) -> ParsedMail:
         date=_date(first("date"), walk),
         text=text,
         html=html,
-        attachments=tuple(walk.attachments),
+        attachments=attachments,
         headers=tuple(headers),
         part_types=tuple(walk.part_types),
         parse_defects=tuple(dict.fromkeys(walk.defects)),
@@ -158,6 +180,20 @@ def _parse(raw: bytes) -> ParsedMail:
         quoted_message_ids=_unique(walk.quoted_ids, own),
         charset_repairs=tuple(dict.fromkeys(walk.repairs)),
         report_parts=tuple(walk.reports),
+        attached_messages=tuple(walk.attached),
+        signed=walk.signed,
+        encrypted=walk.encrypted,
+    )
+
+
+def _mark_referenced_inline(attachments: list[Attachment], html: str) -> tuple[Attachment, ...]:
+    """A part the HTML shows through `cid:` is inline whatever its disposition says (Outlook marks
+    embedded signature logos `attachment`)."""
+    if "cid:" not in html:
+        return tuple(attachments)
+    return tuple(
+        replace(a, inline=True) if a.content_id and not a.inline and f"cid:{a.content_id}" in html else a
+        for a in attachments
     )
 
 
@@ -178,15 +214,16 @@ def _date(value: str | None, walk: _Walk) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _visit(part: Message, walk: _Walk, body: _Body | None, *, top: bool = False) -> None:
+def _visit(part: Message, walk: _Walk, body: _Body | None, parent: str = "") -> None:
     """Depth-first over the MIME tree. `body` is None inside attached messages (not our text)."""
     ctype = part.get_content_type()
     walk.part_types.append(ctype)
-    walk.defects.extend(type(d).__name__ for d in part.defects)
+    if part.defects:
+        walk.defects.extend(type(d).__name__ for d in part.defects)
     if ctype in _REPORT_PARTS:
         _report_part(part, ctype, walk)
         return
-    if ctype in _ENCAPSULATED and part.is_multipart():
+    if ctype in _ENCAPSULATED:
         _encapsulated(part, walk, attach=body is not None)
         return
     if part.is_multipart():
@@ -195,9 +232,46 @@ def _visit(part: Message, walk: _Walk, body: _Body | None, *, top: bool = False)
             _alternative(children, walk, body)
         else:
             for child in children:
-                _visit(child, walk, body)
+                _visit(child, walk, body, ctype)
         return
-    _leaf(part, ctype, walk, body)
+    if ctype.startswith("multipart/"):
+        repaired = _repair_boundary(part, ctype, walk)
+        if repaired is not None:
+            walk.part_types.pop()
+            _visit(repaired, walk, body, parent)
+            return
+        ctype = "text/plain"  # a multipart without parts: its content is all there is
+    _leaf(part, ctype, walk, body, parent)
+
+
+def _repair_boundary(part: Message, ctype: str, walk: _Walk) -> Message | None:
+    """Re-split a multipart whose boundary parameter is missing or names no delimiter in the body.
+
+    Seen in the wild: a folded `boundary=` line without leading whitespace (so it is not a header
+    continuation), and gateways that rewrite the body but not the header. The boundary is the first
+    delimiter-looking line that recurs and is followed by a header line.
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, str) or "--" not in payload:
+        return None
+    seen: dict[str, int] = {}
+    for match in _DELIMITER.finditer(payload):
+        token = match.group(1)
+        if token.endswith("--") and len(token) > 2:
+            token = token[:-2]
+        seen[token] = seen.get(token, 0) + 1
+    for token, count in seen.items():
+        if count < 2:
+            continue
+        opening = re.compile(r"^--" + re.escape(token) + r"[ \t]*\r?\n[!-9;-~]+:", re.MULTILINE)
+        if not opening.search(payload):
+            continue
+        head = f'Content-Type: {ctype}; boundary="{token}"\n\n'.encode()
+        repaired = email.message_from_bytes(head + payload.encode("ascii", "surrogateescape"))
+        if repaired.is_multipart():
+            walk.defects.append("BoundaryRepaired")
+            return repaired
+    return None
 
 
 def _alternative(children: list[Message], walk: _Walk, body: _Body) -> None:
@@ -242,17 +316,30 @@ def _filename(part: Message, walk: _Walk) -> str:
     return _FILENAME_UNSAFE.sub("_", name).strip()
 
 
-def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None) -> None:
+def _decode_text(part: Message, ctype: str, data: bytes, walk: _Walk) -> str:
+    charset = part.get_content_charset()
+    if charset is None and ctype == "text/html":
+        # HTML saved from a browser or an editor declares its charset in a <meta> tag only.
+        meta = _META_CHARSET.search(data, 0, 4096)
+        charset = meta.group(1).decode("ascii", "replace") if meta else None
+    text, repair = decode_bytes(data, charset)
+    if repair:
+        walk.repairs.append(f"{ctype}: {repair}")
+    return text
+
+
+def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None, parent: str) -> None:
+    if ctype in SIGNATURE_TYPES:
+        walk.signed = True  # a detached signature is not something the sender attached
+        return
     disposition = part.get_content_disposition()
     filename = _filename(part, walk)
-    is_body = ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename
+    is_text = ctype in ("text/plain", "text/html") and disposition != "attachment"
+    if body is None:
+        return  # text and attachments of an attached message belong to that message
     data = _payload(part, walk)
-    if is_body:
-        if body is None:
-            return
-        text, repair = decode_bytes(data, part.get_content_charset())
-        if repair:
-            walk.repairs.append(f"{ctype}: {repair}")
+    if is_text and not filename:
+        text = _decode_text(part, ctype, data, walk)
         if ctype == "text/html":
             body.html.append(text)
             body.text.append(("html", text))
@@ -262,13 +349,60 @@ def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None) -> None:
             _add_attachment(walk, name, "application/octet-stream", content, inline=False, cid="")
         body.text.append(("plain", text))
         return
-    if body is None:
-        return  # attachments of an attached message belong to that message
+    if is_text:
+        walk.fallback.append(
+            ("html" if ctype == "text/html" else "plain", _decode_text(part, ctype, data, walk))
+        )
+    elif ctype in PKCS7_MIME_TYPES or filename.lower().endswith(".p7m"):
+        if _smime(part, data, walk, body):
+            return
+    elif is_tnef(ctype, filename, data) and _tnef(data, walk):
+        return
     if not data and not filename:
         return
     cid = (part.get("Content-ID") or "").strip().strip("<>")
-    inline = disposition == "inline" or (disposition is None and bool(cid))
+    # Inline means shown inside the body, not offered as a file: parts of multipart/related (the
+    # HTML's images) and unnamed inline parts. A named inline part in multipart/mixed is a photo
+    # Apple Mail placed between paragraphs: the customer attached it. `cid:` references in the HTML
+    # make a part inline afterwards, see _mark_referenced_inline.
+    inline = (parent == "multipart/related" and disposition != "attachment") or (
+        disposition == "inline" and not filename
+    )
     _add_attachment(walk, filename, ctype, data, inline=inline, cid=cid)
+
+
+def _smime(part: Message, data: bytes, walk: _Walk, body: _Body) -> bool:
+    """Opaque-signed S/MIME: walk the signed entity as if it were the part. False: keep the blob."""
+    smime_type = str(part.get_param("smime-type") or "").lower()
+    content = signed_content(data) if smime_type in ("", "signed-data") else None
+    if content is None:
+        if smime_type != "certs-only":
+            walk.encrypted = True
+            walk.defects.append(f"UnreadableSmime:{smime_type or 'unknown'}")
+        return False
+    walk.signed = True
+    inner = email.message_from_bytes(content, policy=email.policy.compat32)
+    _visit(inner, walk, body)
+    return True
+
+
+def _tnef(data: bytes, walk: _Walk) -> bool:
+    """winmail.dat: list the files inside instead of the blob. False: keep the blob."""
+    try:
+        content = read_tnef(data)
+    except ValueError as exc:
+        walk.defects.append(f"UnreadableTnef:{exc}")
+        return False
+    if not content.files and not content.text and not content.html:
+        return False
+    for name, payload in content.files:
+        ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+        _add_attachment(walk, _FILENAME_UNSAFE.sub("_", name).strip(), ctype, payload, inline=False, cid="")
+    if content.html:
+        walk.fallback.append(("html", content.html))
+    elif content.text:
+        walk.fallback.append(("plain", content.text))
+    return True
 
 
 def _add_attachment(walk: _Walk, name: str, ctype: str, data: bytes, *, inline: bool, cid: str) -> None:
@@ -286,29 +420,54 @@ def _add_attachment(walk: _Walk, name: str, ctype: str, data: bytes, *, inline: 
 
 
 def _encapsulated(part: Message, walk: _Walk, *, attach: bool) -> None:
-    """An attached message (forward, or the original in a bounce): keep it whole, note its id.
+    """An attached message (forward, or the original in a bounce): kept whole and parsed on its own.
 
-    Messages nested deeper (a digest inside a forward) belong to the attached message, so only
-    their part types and defects are recorded.
+    Its subject, sender and text go to `attached_messages` and its files stay with it; messages
+    nested deeper (a digest inside a forward) belong to the attached message.
     """
-    inner = next((c for c in part.get_payload() if isinstance(c, Message)), None)
+    if part.is_multipart():
+        inner = next((c for c in part.get_payload() if isinstance(c, Message)), None)
+        data = b""
+    else:  # a base64 or quoted-printable encoded message/rfc822, which compat32 leaves unparsed
+        data = _payload(part, walk)
+        inner = email.message_from_bytes(data, policy=email.policy.compat32) if data.strip() else None
     if inner is None:
         return
-    _visit(inner, walk, None)
-    if not attach:
+    if not attach or walk.depth >= _MAX_NESTING:
+        _visit(inner, walk, None)
         return
-    inner_id = first_message_id(inner.get("Message-ID"))
-    if inner_id:
-        walk.quoted_ids.append(inner_id)
-    try:
-        data = inner.as_bytes(policy=email.policy.compat32)
-    except Exception:
-        data = b""
-        walk.defects.append("AttachedMessageNotSerialisable")
+    if not data:
+        try:
+            data = inner.as_bytes(policy=email.policy.compat32)
+        except Exception:
+            walk.defects.append("AttachedMessageNotSerialisable")
+    nested = _parse_message(inner, data, depth=walk.depth + 1)
+    walk.part_types.extend(nested.part_types)
+    walk.defects.extend(nested.parse_defects)
+    walk.repairs.extend(nested.charset_repairs)
+    walk.signed = walk.signed or nested.signed
+    if not nested.message_id_derived:
+        walk.quoted_ids.append(nested.message_id)
+    walk.attached.append(
+        AttachedMessage(
+            message_id=nested.message_id,
+            subject=nested.subject,
+            from_name=nested.from_name,
+            from_email=nested.from_email,
+            date=nested.date,
+            text=nested.text,
+            attachment_names=tuple(a.filename for a in nested.attachments if not a.inline),
+        )
+    )
+    disposition = part.get_content_disposition()
+    if nested.text and disposition != "attachment":
+        sender = f"{nested.from_name} <{nested.from_email}>" if nested.from_name else nested.from_email
+        walk.attached_text.append(
+            f"{_ATTACHED_HEADER}\nFrom: {sender}\nSubject: {nested.subject}\n\n{nested.text}"
+        )
     name = _filename(part, walk)
     if not name:
-        subject, _ = decode_header_value(str(inner.get("Subject") or "message"))
-        name = _FILENAME_UNSAFE.sub("_", subject).strip()[:100] + ".eml"
+        name = _FILENAME_UNSAFE.sub("_", nested.subject or "message").strip()[:100] + ".eml"
     _add_attachment(walk, name, part.get_content_type(), data, inline=False, cid="")
 
 
