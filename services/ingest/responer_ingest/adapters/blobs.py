@@ -16,6 +16,7 @@ import hmac
 import os
 import re
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -178,6 +179,10 @@ class S3Error(RuntimeError):
     pass
 
 
+class _Transient(Exception):
+    pass
+
+
 class S3BlobStore:
     """Blobs as objects `<prefix><sha256>` in one bucket, path-style URLs (`endpoint/bucket/key`),
     which every S3-compatible server accepts."""
@@ -212,6 +217,17 @@ class S3BlobStore:
     def _request(
         self, method: str, url: str, body: bytes = b"", ok: tuple[int, ...] = (200,)
     ) -> tuple[int, bytes]:
+        """One signed request; 5xx answers (S3's 503 SlowDown, a busy gateway) are retried with backoff."""
+        for attempt in range(4):
+            try:
+                return self._request_once(method, url, body, ok)
+            except _Transient as exc:
+                if attempt == 3:
+                    raise S3Error(str(exc)) from None
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _request_once(self, method: str, url: str, body: bytes, ok: tuple[int, ...]) -> tuple[int, bytes]:
         payload_sha = hashlib.sha256(body).hexdigest()
         headers = sigv4_headers(
             method=method,
@@ -221,6 +237,9 @@ class S3BlobStore:
             secret_key=self.secret_key,
             payload_sha256=payload_sha,
         )
+        if method == "PUT":
+            # Without it urllib sends form-urlencoded, which some servers parse (and consume) as a form.
+            headers["Content-Type"] = "application/octet-stream"
         request = urllib.request.Request(
             url, data=body if method == "PUT" else None, method=method, headers=headers
         )
@@ -231,7 +250,11 @@ class S3BlobStore:
             if exc.code in ok:
                 return exc.code, exc.read()
             detail = exc.read()[:300].decode("utf-8", "replace")
+            if exc.code >= 500:
+                raise _Transient(f"S3 {method} {url} answered {exc.code}: {detail}") from None
             raise S3Error(f"S3 {method} {url} answered {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise _Transient(f"S3 {method} {url} failed: {exc}") from None
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
