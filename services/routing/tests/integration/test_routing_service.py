@@ -84,6 +84,8 @@ async def test_customer_mail_goes_to_inbox_and_a_bounce_to_system(
             try:
                 for msg in await sub.fetch(10, timeout=0.5):
                     event = decode(msg.data).payload
+                    if not isinstance(event, events_pb2.ThreadSorted):
+                        continue
                     sorted_.setdefault(event.thread_id, []).append(event)
             except (nats.errors.TimeoutError, TimeoutError):
                 if len(sorted_) == 2:
