@@ -53,7 +53,9 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         stream = await self.bus.ensure_consumer(self.sub.producer, self.durable, self.sub.filter_suffix)
-        lease = Lease(self.bus.js, self.bus.lease_bucket(), self.durable, replica_id(), self.lease_ttl)
+        # A durable name is unique per stream only: the lease is per (stream, durable).
+        key = f"{stream}.{self.durable}"
+        lease = Lease(self.bus.js, self.bus.lease_bucket(), key, replica_id(), self.lease_ttl)
         try:
             while not stop.is_set():
                 if not await lease.acquire(stop):
