@@ -39,6 +39,7 @@ def build_context(settings: Settings, app: GatewayApplication | None = None) -> 
             search_addr=settings.search_addr,
             ingest_addr=settings.ingest_addr,
             outbox_addr=settings.outbox_addr,
+            routing_addr=settings.routing_addr,
         ),
         tokens=Tokens(settings.session_secret.get_secret_value(), settings.session_ttl_s),
     )
@@ -98,6 +99,7 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
             search_addr=settings.search_addr,
             ingest_addr=settings.ingest_addr,
             outbox_addr=settings.outbox_addr,
+            routing_addr=settings.routing_addr,
         )
         await asyncio.to_thread(seed, ctx)
         await bus.connect()

@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from responer.ingest.v1 import ingest_pb2_grpc
 from responer.outbox.v1 import outbox_pb2_grpc
+from responer.routing.v1 import routing_pb2_grpc
 from responer.search.v1 import search_pb2_grpc
 from responer_runtime.grpcutil import channel
 
@@ -18,16 +19,22 @@ class Backends:
     ingest: ingest_pb2_grpc.IngestServiceStub
     outbox: outbox_pb2_grpc.OutboxServiceStub
     channels: dict[str, grpc.aio.Channel]
+    routing: routing_pb2_grpc.RoutingServiceStub | None = None
 
     @classmethod
-    def connect(cls, *, search_addr: str, ingest_addr: str, outbox_addr: str) -> Backends:
+    def connect(
+        cls, *, search_addr: str, ingest_addr: str, outbox_addr: str, routing_addr: str = ""
+    ) -> Backends:
         """Creates the channels; gRPC connects lazily, so this works before the services are up."""
         channels = {
             "search": channel(search_addr),
             "ingest": channel(ingest_addr),
             "outbox": channel(outbox_addr),
         }
+        if routing_addr:
+            channels["routing"] = channel(routing_addr)
         return cls(
+            routing=routing_pb2_grpc.RoutingServiceStub(channels["routing"]) if routing_addr else None,
             search=search_pb2_grpc.SearchServiceStub(channels["search"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
             outbox=outbox_pb2_grpc.OutboxServiceStub(channels["outbox"]),

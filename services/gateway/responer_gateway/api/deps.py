@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from responer.ingest.v1 import ingest_pb2_grpc
 from responer.outbox.v1 import outbox_pb2_grpc
+from responer.routing.v1 import routing_pb2_grpc
 from responer.search.v1 import search_pb2_grpc
 
 from responer_gateway.api.context import GatewayContext
@@ -88,3 +89,14 @@ def _outbox(ctx: Context) -> outbox_pb2_grpc.OutboxServiceStub:
 SearchClient = Annotated[search_pb2_grpc.SearchServiceStub, Depends(_search)]
 IngestClient = Annotated[ingest_pb2_grpc.IngestServiceStub, Depends(_ingest)]
 OutboxClient = Annotated[outbox_pb2_grpc.OutboxServiceStub, Depends(_outbox)]
+
+
+def _routing(ctx: Context) -> routing_pb2_grpc.RoutingServiceStub:
+    if ctx.backends.routing is None:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail="routing is not configured"
+        )
+    return ctx.backends.routing
+
+
+RoutingClient = Annotated[routing_pb2_grpc.RoutingServiceStub, Depends(_routing)]

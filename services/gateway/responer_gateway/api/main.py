@@ -10,7 +10,18 @@ from fastapi.staticfiles import StaticFiles
 
 from responer_gateway.api import errors
 from responer_gateway.api.context import GatewayContext
-from responer_gateway.api.routes import auth, folders, mailboxes, quarantine, replies, search, threads, users
+from responer_gateway.api.routes import (
+    assignment,
+    auth,
+    folders,
+    mailboxes,
+    quarantine,
+    replies,
+    rules,
+    search,
+    threads,
+    users,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -34,7 +45,7 @@ def create_app(ctx: GatewayContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (auth, users, folders, threads, search, mailboxes, quarantine, replies):
+    for module in (auth, users, folders, threads, search, mailboxes, quarantine, replies, rules, assignment):
         app.include_router(module.router)
 
     @app.middleware("http")
