@@ -272,3 +272,12 @@ def pytest_runtest_makereport(
             if text:
                 report.sections.append((f"service log: {name} ({stack.log_path(name)})", text))
     return report
+
+
+@pytest.fixture(scope="session")
+def corpus(request: pytest.FixtureRequest) -> Path:
+    """The shared real-mail corpus, read in place (../shared/corpus next to the repository)."""
+    path = Path(request.config.rootpath).resolve().parent / "shared" / "corpus"
+    if not path.is_dir():
+        pytest.skip(f"real-mail corpus not found at {path} (expected ../shared/corpus beside the repo)")
+    return path
