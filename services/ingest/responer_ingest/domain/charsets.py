@@ -10,6 +10,7 @@ and every step past the declared charset is reported so the caller can record th
 from __future__ import annotations
 
 import codecs
+import re
 from functools import lru_cache
 
 # Labels seen in the wild whose codec is a superset or a differently spelled name.
@@ -31,6 +32,15 @@ _ALIASES = {
     "default": "",
     "x-user-defined": "",
 }
+
+# Central European letters read as windows-1252 (Polish `ł ą ż ś` as Latin-2 or windows-1250 bytes)
+# turn into symbols that Western text never puts between two letters: "Za¿ó³æ", "wiêcej", "Proszê".
+# One such symbol inside a word (or a symbol starting a lower-case word) is the sign of a mislabelled latin-1/windows-1252 part.
+_CENTRAL_AS_WESTERN = re.compile(
+    r"(?<=[^\W\d_])[¹³¿¥£¯±¶¼¡¦¬Ÿ\x8c\x8f](?=[^\W\d_])"  # inside a word
+    r"|(?<=[^\W\d_]{3})[¹³¿](?![^\W\d_])"  # ending a word: "by³", "proœb¹", "te¿" (not "cm³")
+    r"|(?<![^\W\d_])[£¯¦¬¥](?=[a-zß-ÿ]{2})"  # a capital Ł Ż Ś Ź Ą starting a word: "£ódŸ"
+)
 
 # When the declared CJK codec fails, the text is nearly always in a sibling codec of the same
 # language (Japanese bounces labelled iso-2022-jp but written in EUC-JP, Shift_JIS labelled as its
@@ -83,18 +93,76 @@ def _central_european_codec(data: bytes) -> str | None:
     return "iso8859-2"
 
 
+# Russian letter frequencies (per cent of letters): enough to tell koi8-r from windows-1251, which put
+# the same bytes on unrelated letters ("тест" in koi8-r reads "ФЕУФ" in windows-1251).
+_RUSSIAN_FREQUENCY = dict(
+    zip(
+        "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
+        (
+            11.0,
+            8.5,
+            8.0,
+            7.4,
+            6.7,
+            6.3,
+            5.5,
+            4.7,
+            4.5,
+            4.4,
+            3.5,
+            3.2,
+            3.0,
+            2.8,
+            2.6,
+            2.0,
+            1.9,
+            1.7,
+            1.7,
+            1.6,
+            1.6,
+            1.4,
+            1.2,
+            1.0,
+            0.9,
+            0.7,
+            0.6,
+            0.5,
+            0.4,
+            0.3,
+            0.2,
+            0.04,
+            0.04,
+        ),
+        strict=True,
+    )
+)
+
+
+def _russian_score(text: str) -> float:
+    score = 0.0
+    for char in text:
+        weight = _RUSSIAN_FREQUENCY.get(char)
+        if weight is not None:
+            score += weight * 1.1  # running text is mostly lower case
+        else:
+            score += _RUSSIAN_FREQUENCY.get(char.lower(), 0.0)
+    return score
+
+
 def _cyrillic_codec(data: bytes) -> str | None:
     """Undeclared Russian mail (koi8-r or windows-1251): nearly every letter is a high byte.
 
     Latin-script languages use high bytes only for accents, so a high-byte share above 60% of the
-    letters means a Cyrillic 8-bit codec; koi8-r puts lower case at 0xC0-0xDF, windows-1251 at 0xE0-0xFF.
+    letters means a Cyrillic 8-bit codec; which one is decided by how Russian the letters look.
     """
     high = sum(1 for b in data if b >= 0xC0)
     latin = sum(1 for b in data if 0x41 <= b <= 0x7A)
     if high < 3 or high < 1.5 * latin:
         return None
-    koi_lower = sum(1 for b in data if 0xC0 <= b <= 0xDF)
-    return "koi8-r" if koi_lower > high - koi_lower else "cp1251"
+    sample = bytes(b for b in data[:4096] if b >= 0xC0)
+    koi8 = _russian_score(sample.decode("koi8-r"))
+    cp1251 = _russian_score(sample.decode("cp1251"))
+    return "koi8-r" if koi8 >= cp1251 else "cp1251"
 
 
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -105,6 +173,16 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     if codec == "iso8859-2" and any(0x80 <= b <= 0x9F for b in data):
         # Labelled Latin-2 but carrying windows-1250 bytes (Outlook does this for Polish mail).
         return data.decode("cp1250", errors="replace"), f"{declared}->cp1250"
+    if codec == "cp1252" and not data.isascii():
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass  # bytes undefined in windows-1252: not Western, the fallbacks below decide
+        else:
+            if not _CENTRAL_AS_WESTERN.search(text):
+                return text, None
+            central = _central_european_codec(data) or "cp1250"
+            return data.decode(central, errors="replace"), f"{declared}->{central}"
     if codec is not None:
         try:
             return data.decode(codec), None

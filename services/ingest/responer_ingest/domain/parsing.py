@@ -251,9 +251,13 @@ def _repair_boundary(part: Message, ctype: str, walk: _Walk) -> Message | None:
     continuation), and gateways that rewrite the body but not the header. The boundary is the first
     delimiter-looking line that recurs and is followed by a header line.
     """
-    payload = part.get_payload()
-    if not isinstance(payload, str) or "--" not in payload:
+    try:
+        data = part.get_payload(decode=True)  # bytes as received (get_payload() masks 8-bit bytes)
+    except Exception:
         return None
+    if not isinstance(data, bytes) or b"--" not in data:
+        return None
+    payload = data.decode("ascii", "surrogateescape")
     seen: dict[str, int] = {}
     for match in _DELIMITER.finditer(payload):
         token = match.group(1)
@@ -267,7 +271,7 @@ def _repair_boundary(part: Message, ctype: str, walk: _Walk) -> Message | None:
         if not opening.search(payload):
             continue
         head = f'Content-Type: {ctype}; boundary="{token}"\n\n'.encode()
-        repaired = email.message_from_bytes(head + payload.encode("ascii", "surrogateescape"))
+        repaired = email.message_from_bytes(head + data, policy=email.policy.compat32)
         if repaired.is_multipart():
             walk.defects.append("BoundaryRepaired")
             return repaired
@@ -325,6 +329,8 @@ def _decode_text(part: Message, ctype: str, data: bytes, walk: _Walk) -> str:
     text, repair = decode_bytes(data, charset)
     if repair:
         walk.repairs.append(f"{ctype}: {repair}")
+    if "\r" in text:  # base64 parts keep the sender's CRLF (Outlook); text uses \n
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 
@@ -394,6 +400,7 @@ def _tnef(data: bytes, walk: _Walk) -> bool:
         walk.defects.append(f"UnreadableTnef:{exc}")
         return False
     if not content.files and not content.text and not content.html:
+        walk.defects.append("UnreadableTnef:empty")
         return False
     for name, payload in content.files:
         ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
