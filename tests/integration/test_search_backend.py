@@ -23,6 +23,7 @@ from responer.events.v1 import events_pb2, mail_pb2
 from responer_events import decode, encode
 from responer_search.adapters.pg_backend import PostgresSearchBackend
 from responer_search.domain.cursor import InvalidCursor
+from responer_search.domain.model import SearchOptions
 from responer_search.domain.ports import SearchBackend
 from responer_search.domain.query import InvalidQuery, parse
 from responer_search.handlers import dispatcher
@@ -96,6 +97,43 @@ class Feed:
         self.deliver("threading", event, tenant=tenant)
         return event
 
+    def assign(self, thread_id: str, user_id: str, group_id: str = "", tenant: str = "") -> None:
+        event = events_pb2.ThreadAssigned(
+            tenant_id=tenant or self.tenant, thread_id=thread_id, user_id=user_id, group_id=group_id
+        )
+        self.deliver("routing", event, tenant=tenant)
+
+    def tag(self, thread_id: str, tag: str, untag: bool = False) -> None:
+        kind = events_pb2.ThreadUntagged if untag else events_pb2.ThreadTagged
+        self.deliver("routing", kind(tenant_id=self.tenant, thread_id=thread_id, tag=tag))
+
+    def status(self, thread_id: str, status: str) -> None:
+        self.deliver(
+            "threading",
+            events_pb2.ThreadStatusChanged(tenant_id=self.tenant, thread_id=thread_id, status=status),
+        )
+
+    def note(
+        self, thread_id: str, body: str, note_id: str = "", author: str = "u-1", tenant: str = ""
+    ) -> str:
+        note_id = note_id or str(uuid.uuid4())
+        event = events_pb2.NoteAdded(
+            tenant_id=tenant or self.tenant,
+            thread_id=thread_id,
+            note_id=note_id,
+            author_user_id=author,
+            body=body,
+        )
+        self.deliver("threading", event, tenant=tenant)
+        return note_id
+
+    def user(self, user_id: str, name: str, email: str) -> None:
+        self.streams.setdefault("gateway", self.streams["threading"].replace("THREADING", "GATEWAY"))
+        self.positions.setdefault("gateway", itertools.count(1))
+        self.deliver(
+            "gateway", events_pb2.UserAdded(tenant_id=self.tenant, user_id=user_id, name=name, email=email)
+        )
+
     def sort(self, thread_id: str, folder: str, system: bool = False, kind: str = "") -> None:
         self.deliver(
             "routing",
@@ -125,8 +163,11 @@ class SearchBackendContract:
         return Feed(backend)
 
     @staticmethod
-    def found(backend: SearchBackend, feed: Feed, query: str) -> list[int]:
-        return [t.number for t in backend.search(feed.tenant, parse(query), 50).threads]
+    def found(backend: SearchBackend, feed: Feed, query: str, user_id: str = "") -> list[int]:
+        options = SearchOptions(user_id=user_id)
+        return sorted(
+            t.number for t in backend.search(feed.tenant, parse(query), 50, options=options).threads
+        )
 
     # -- indexing and lists -----------------------------------------------------------------------
     def test_a_new_thread_is_listed_in_the_inbox_before_routing_sorts_it(self, backend, feed):
@@ -414,6 +455,294 @@ class SearchBackendContract:
             seen += [t.thread_id for t in page.threads]
             cursor = page.next_cursor
         assert len(seen) == len(set(seen)) == 5
+
+    # -- the full query language ------------------------------------------------------------------------
+    def test_negation_excludes_messages_with_the_word(self, backend, feed):
+        kettle = feed.message(text="red kettle")
+        feed.message(text="red kettle broken")
+        lamp = feed.message(text="lamp")
+        assert self.found(backend, feed, "kettle -broken") == [kettle.thread_number]
+        assert self.found(backend, feed, 'kettle -"kettle broken"') == [kettle.thread_number]
+        assert lamp.thread_number not in self.found(backend, feed, "-kettle -red zzz OR kettle -broken")
+
+    def test_or_finds_either_side_and_binds_looser_than_and(self, backend, feed):
+        kettle = feed.message(text="red kettle")
+        lamp = feed.message(text="blue lamp")
+        feed.message(text="green vacuum")
+        assert self.found(backend, feed, "kettle OR lamp") == sorted(
+            [kettle.thread_number, lamp.thread_number]
+        )
+        assert self.found(backend, feed, "red kettle OR blue lamp") == sorted(
+            [kettle.thread_number, lamp.thread_number]
+        )
+        assert self.found(backend, feed, "red (kettle OR lamp)") == [kettle.thread_number]
+
+    def test_cc_body_and_filename_fields(self, backend, feed):
+        first = feed.message(
+            subject="Faktura",
+            text="w załączniku zwrot",
+            to=("support@acme.test",),
+            attachments=("Faktura-VAT_2026.PDF",),
+        )
+        second = feed.message(subject="zwrot", text="nothing here")
+        # a cc'd message
+        mail_cc = feed.message(text="copy")
+        assert self.found(backend, feed, "body:zwrot") == [first.thread_number]
+        assert self.found(backend, feed, "subject:zwrot") == [second.thread_number]
+        assert self.found(backend, feed, "filename:faktura-vat") == [first.thread_number]
+        assert self.found(backend, feed, "filename:pdf") == [first.thread_number]
+        assert self.found(backend, feed, "has:attachment") == [first.thread_number]
+        assert mail_cc.thread_number not in self.found(backend, feed, "has:attachment")
+        assert self.found(backend, feed, "cc:nobody") == []
+
+    def test_cc_matches_only_copied_addresses(self, backend, feed):
+        mail = a_mail(text="copied")
+        mail.cc.append(mail_pb2.Address(email="szef@firma.pl"))
+        event = events_pb2.MessageThreaded(
+            message_id=str(uuid.uuid4()),
+            tenant_id=feed.tenant,
+            thread_id=str(uuid.uuid4()),
+            thread_number=5151,
+            mail=mail,
+            thread_subject=mail.subject,
+        )
+        feed.deliver("threading", event)
+        feed.message(text="not copied")
+        assert self.found(backend, feed, "cc:szef") == [5151]
+        assert self.found(backend, feed, "to:szef@firma.pl") == [5151]  # to: includes cc
+        assert self.found(backend, feed, "cc:support@acme") == []
+
+    def test_email_addresses_and_their_parts_match(self, backend, feed):
+        jan = feed.message(from_email="jan.kowalski@wp.pl", from_name="Jan Kowalski")
+        feed.message(from_email="ola@onet.pl", from_name="Ola")
+        for query in (
+            "kowalski",
+            "from:kowalski",
+            "from:@wp.pl",
+            "jan.kowalski@wp.pl",
+            "from:jan.kowalski@wp.pl",
+        ):
+            assert self.found(backend, feed, query) == [jan.thread_number], query
+
+    def test_dates_bound_messages(self, backend, feed):
+        old = feed.message(text="dated", date=datetime(2026, 3, 15, 12, tzinfo=UTC))
+        new = feed.message(text="dated", date=datetime(2026, 10, 1, 12, tzinfo=UTC))
+        assert self.found(backend, feed, "dated after:2026-06-01") == [new.thread_number]
+        assert self.found(backend, feed, "dated before:2026-06") == [old.thread_number]
+        assert self.found(backend, feed, "after:2026-03-15 before:2026-03-16") == [old.thread_number]
+
+    def test_mailbox_matches_id_or_address(self, backend, feed):
+        msg = feed.message(text="mailbox test")
+        assert self.found(backend, feed, "mailbox:mbx-1") == [msg.thread_number]
+        assert self.found(backend, feed, "mailbox:support@acme") == [msg.thread_number]
+        assert self.found(backend, feed, "mailbox:sales@acme") == []
+
+    def test_thread_filters_tag_folder_status_group(self, backend, feed):
+        vip = feed.message(text="one")
+        other = feed.message(text="two")
+        feed.tag(vip.thread_id, "VIP")
+        feed.tag(vip.thread_id, "Łódź")
+        feed.sort(other.thread_id, "Billing")
+        feed.status(other.thread_id, "pending")
+        feed.assign(other.thread_id, "", group_id="billing-team")
+        assert self.found(backend, feed, "tag:vip") == [vip.thread_number]
+        assert self.found(backend, feed, "tag:lodz") == [vip.thread_number]
+        assert self.found(backend, feed, "folder:billing") == [other.thread_number]
+        assert self.found(backend, feed, "folder:inbox") == [vip.thread_number]
+        assert self.found(backend, feed, "is:pending") == [other.thread_number]
+        assert self.found(backend, feed, "is:open") == [vip.thread_number]
+        assert self.found(backend, feed, "status:open -tag:vip") == []
+        assert self.found(backend, feed, "group:billing-team") == [other.thread_number]
+        feed.tag(vip.thread_id, "vip", untag=True)
+        assert self.found(backend, feed, "tag:vip") == []
+        [summary] = [t for t in backend.list_threads(feed.tenant, "Inbox", 10).threads]
+        assert summary.tags == ("Łódź",)
+
+    def test_assignee_me_name_and_unassigned(self, backend, feed):
+        mine = feed.message(text="a")
+        annas = feed.message(text="b")
+        free = feed.message(text="c")
+        feed.user("u-anna", "Anna Żółtowska", "anna@acme.test")
+        feed.assign(mine.thread_id, "u-me")
+        feed.assign(annas.thread_id, "u-anna")
+        assert self.found(backend, feed, "assignee:me", user_id="u-me") == [mine.thread_number]
+        assert self.found(backend, feed, "assignee:zoltowska") == [annas.thread_number]
+        assert self.found(backend, feed, "assignee:anna@acme") == [annas.thread_number]
+        assert self.found(backend, feed, "assignee:u-me") == [mine.thread_number]
+        assert self.found(backend, feed, "is:unassigned") == [free.thread_number]
+        assert self.found(backend, feed, "is:assigned") == sorted([mine.thread_number, annas.thread_number])
+        with pytest.raises(InvalidQuery, match="signed-in"):
+            backend.search(feed.tenant, parse("assignee:me"), 10)
+
+    def test_live_update_assign_then_assignee_finds_it(self, backend, feed):
+        msg = feed.message(text="needs an owner")
+        assert self.found(backend, feed, "assignee:me", user_id="u-42") == []
+        feed.assign(msg.thread_id, "u-42")
+        assert self.found(backend, feed, "assignee:me", user_id="u-42") == [msg.thread_number]
+        feed.assign(msg.thread_id, "u-43")
+        assert self.found(backend, feed, "assignee:me", user_id="u-42") == []
+
+    def test_notes_are_searchable_with_note_and_shown_on_the_timeline(self, backend, feed):
+        msg = feed.message(text="customer mail")
+        note_id = feed.note(msg.thread_id, "Oddzwonić do klienta w piątek")
+        assert self.found(backend, feed, "note:oddzwonic") == [msg.thread_number]
+        assert self.found(backend, feed, "oddzwonic") == []  # notes are not customer mail
+        feed.status(msg.thread_id, "closed")
+        feed.assign(msg.thread_id, "u-5")
+        detail = backend.get_thread(feed.tenant, thread_id=msg.thread_id)
+        assert [i.kind for i in detail.timeline] == ["note", "status", "assignment"]
+        assert detail.timeline[0].body.startswith("Oddzwonić")
+        assert detail.timeline[1].detail["status"] == "closed"
+        assert detail.timeline[2].detail["user_id"] == "u-5"
+        feed.deliver(
+            "threading",
+            events_pb2.NoteEdited(
+                tenant_id=feed.tenant, thread_id=msg.thread_id, note_id=note_id, body="sobota"
+            ),
+        )
+        assert self.found(backend, feed, "note:piatek") == []
+        assert self.found(backend, feed, "note:sobota") == [msg.thread_number]
+        feed.deliver(
+            "threading",
+            events_pb2.NoteDeleted(tenant_id=feed.tenant, thread_id=msg.thread_id, note_id=note_id),
+        )
+        assert self.found(backend, feed, "note:sobota") == []
+
+    def test_notes_follow_a_merge(self, backend, feed):
+        source = feed.message(text="first")
+        target = feed.message(text="second")
+        feed.note(source.thread_id, "ważna notatka")
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadMerged(
+                tenant_id=feed.tenant,
+                source_thread_id=source.thread_id,
+                target_thread_id=target.thread_id,
+                target_number=target.thread_number,
+            ),
+        )
+        assert self.found(backend, feed, "note:wazna") == [target.thread_number]
+
+    def test_a_split_moves_messages_to_a_new_thread(self, backend, feed):
+        first = feed.message(text="first topic")
+        second = feed.message(thread_id=first.thread_id, number=first.thread_number, text="second topic")
+        new_thread = str(uuid.uuid4())
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadSplit(
+                tenant_id=feed.tenant,
+                source_thread_id=first.thread_id,
+                new_thread_id=new_thread,
+                new_number=9191,
+                message_ids=[second.message_id],
+                subject="Second topic",
+                status="open",
+            ),
+        )
+        assert self.found(backend, feed, "second") == [9191]
+        assert self.found(backend, feed, "first") == [first.thread_number]
+        assert backend.get_thread(feed.tenant, number=9191).thread.message_count == 1
+
+    def test_results_as_messages_sorted_by_date(self, backend, feed):
+        msg = feed.message(text="kettle one", date=T0)
+        later = feed.message(
+            thread_id=msg.thread_id, number=msg.thread_number, text="kettle two", date=T0 + timedelta(hours=1)
+        )
+        page = backend.search(feed.tenant, parse("kettle"), 1, options=SearchOptions(result="messages"))
+        assert [m.message_id for m in page.messages] == [later.message_id] and page.total == 2
+        assert "<mark>kettle</mark>" in page.messages[0].snippet
+        rest = backend.search(
+            feed.tenant, parse("kettle"), 1, page.next_cursor, SearchOptions(result="messages")
+        )
+        assert [m.message_id for m in rest.messages] == [msg.message_id] and not rest.next_cursor
+
+    def test_relevance_sort_and_best_matching_message(self, backend, feed):
+        weak = feed.message(subject="hello", text="zwrot", date=T0 + timedelta(hours=2))
+        strong = feed.message(subject="zwrot zwrot", text="zwrot zwrot zwrot towaru", date=T0)
+        page = backend.search(feed.tenant, parse("zwrot"), 1, options=SearchOptions(sort="relevance"))
+        assert [t.number for t in page.threads] == [strong.thread_number]
+        assert page.threads[0].best_message_id == strong.message_id
+        rest = backend.search(
+            feed.tenant, parse("zwrot"), 1, page.next_cursor, SearchOptions(sort="relevance")
+        )
+        assert [t.number for t in rest.threads] == [weak.thread_number] and not rest.next_cursor
+        by_date = backend.search(feed.tenant, parse("zwrot"), 5)
+        assert [t.number for t in by_date.threads] == [weak.thread_number, strong.thread_number]
+
+    def test_facets_count_threads_per_folder_tag_and_assignee(self, backend, feed):
+        a = feed.message(text="facet")
+        b = feed.message(text="facet")
+        c = feed.message(text="facet")
+        feed.message(text="unrelated")
+        feed.sort(a.thread_id, "Billing")
+        feed.tag(a.thread_id, "vip")
+        feed.tag(b.thread_id, "vip")
+        feed.tag(b.thread_id, "urgent")
+        feed.assign(c.thread_id, "u-1")
+        page = backend.search(feed.tenant, parse("facet"), 1, options=SearchOptions(facets=True))
+        assert page.total == 3
+        f = page.facets
+        assert {(x.value, x.threads) for x in f.folders} == {("Inbox", 2), ("Billing", 1)}
+        assert {(x.value, x.threads) for x in f.tags} == {("vip", 2), ("urgent", 1)}
+        assert {(x.value, x.threads) for x in f.assignees} == {("", 2), ("u-1", 1)}
+
+    def test_inbox_lists_take_filters_of_the_same_language(self, backend, feed):
+        mine = feed.message(text="x")
+        feed.message(text="y")
+        feed.assign(mine.thread_id, "u-9")
+        page = backend.list_threads(
+            feed.tenant, "Inbox", 10, filter=parse("assignee:me is:open"), user_id="u-9"
+        )
+        assert [t.thread_id for t in page.threads] == [mine.thread_id] and page.total == 1
+        assert backend.list_threads(feed.tenant, "*", 10).total == 2
+
+    def test_hostile_inputs_in_every_field_stay_in_the_tenant(self, backend, feed):
+        other = str(uuid.uuid4())
+        theirs = feed.message(tenant=other, subject="Secret", text="confidential", number=888)
+        feed.assign(theirs.thread_id, "u-x", tenant=other)
+        feed.note(theirs.thread_id, "secret note", tenant=other)
+        feed.message(text="ours")
+        hostile = ["'", "%", "_", "\\", "*", "' OR '1'='1", "\ue000", ")--"]
+        fields = [
+            "",
+            "from:",
+            "to:",
+            "cc:",
+            "subject:",
+            "body:",
+            "filename:",
+            "note:",
+            "tag:",
+            "folder:",
+            "mailbox:",
+            "group:",
+            "assignee:",
+        ]
+        for f in fields:
+            for h in hostile:
+                for q in (
+                    f + h,
+                    f + '"' + h + '"',
+                    f"-{f}{h}",
+                    f"{f}{h} OR confidential",
+                    "secret OR " + f + h,
+                ):
+                    try:
+                        query = parse(q)
+                    except InvalidQuery:
+                        continue
+                    for options in (
+                        SearchOptions(user_id="u-x"),
+                        SearchOptions(result="messages", facets=True),
+                    ):
+                        page = backend.search(feed.tenant, query, 50, options=options)
+                        assert 888 not in [t.number for t in page.threads], q
+                        assert theirs.message_id not in [m.message_id for m in page.messages], q
+                        assert all(
+                            x.value != "u-x" for x in (page.facets.assignees if page.facets else [])
+                        ), q
+        assert self.found(backend, feed, "assignee:me", user_id="u-x") == []
+        assert self.found(backend, feed, "-nothinglikethis") != [888]
 
     # -- tenant isolation and hostile input ---------------------------------------------------------------
     def test_another_tenants_threads_are_invisible(self, backend, feed):

@@ -20,10 +20,15 @@ from responer_events import DecodedEvent
 from responer_search.domain.model import (
     Assignment,
     MessageDoc,
+    MessageMove,
     Position,
     StatusChange,
+    TagChange,
+    ThreadAttributes,
     ThreadFiling,
     ThreadMerge,
+    TimelineItem,
+    UserRecord,
 )
 from responer_search.domain.ports import SearchBackend
 
@@ -116,13 +121,32 @@ def merge_threads(backend: SearchBackend, event: DecodedEvent, position: Positio
     )
 
 
+def _at(event: DecodedEvent, ts: Timestamp | None = None) -> datetime:
+    """When it happened: the payload's own time if set, else the envelope's."""
+    if ts is not None and (ts.seconds or ts.nanos):
+        return _dt(ts)
+    occurred = event.envelope.occurred_at
+    return _dt(occurred) if occurred.seconds or occurred.nanos else datetime.now(UTC)
+
+
 def set_status(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
     p: events_pb2.ThreadStatusChanged = event.payload  # type: ignore[assignment]
     tenant = _tenant(event, p.tenant_id)
     if tenant is None or not p.thread_id:
         backend.skip(position)
         return
-    backend.set_status(StatusChange(tenant, p.thread_id, p.status), position)
+    backend.set_status(
+        StatusChange(
+            tenant,
+            p.thread_id,
+            p.status,
+            previous=p.previous,
+            by_user_id=p.by_user_id,
+            event_id=event.envelope.event_id,
+            at=_at(event, p.at),
+        ),
+        position,
+    )
 
 
 def assign_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
@@ -131,7 +155,136 @@ def assign_thread(backend: SearchBackend, event: DecodedEvent, position: Positio
     if tenant is None or not p.thread_id:
         backend.skip(position)
         return
-    backend.assign_thread(Assignment(tenant, p.thread_id, p.user_id, p.group_id), position)
+    backend.assign_thread(
+        Assignment(
+            tenant,
+            p.thread_id,
+            p.user_id,
+            p.group_id,
+            previous_user_id=p.previous_user_id,
+            by_user_id=p.by_user_id,
+            reason=p.reason or p.kind,
+            event_id=event.envelope.event_id,
+            at=_at(event, p.at),
+        ),
+        position,
+    )
+
+
+def add_note(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.NoteAdded | events_pb2.NoteEdited = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.thread_id or not p.note_id:
+        backend.skip(position)
+        return
+    # An edit rewrites the note's row (same item id); it keeps its place by its first `at`.
+    author = p.author_user_id if isinstance(p, events_pb2.NoteAdded) else p.by_user_id
+    item = TimelineItem(tenant, p.thread_id, f"note:{p.note_id}", "note", _at(event, p.at), author, p.body)
+    backend.add_timeline_item(item, position)
+
+
+def delete_note(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.NoteDeleted = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.note_id:
+        backend.skip(position)
+        return
+    backend.remove_timeline_item(tenant, f"note:{p.note_id}", position)
+
+
+def tag_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadTagged | events_pb2.ThreadUntagged = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.thread_id or not p.tag:
+        backend.skip(position)
+        return
+    tagged = isinstance(p, events_pb2.ThreadTagged)
+    change = TagChange(
+        tenant, p.thread_id, added=(p.tag,) if tagged else (), removed=() if tagged else (p.tag,)
+    )
+    backend.tag_thread(change, position)
+
+
+def set_priority(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadPrioritySet = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.thread_id:
+        backend.skip(position)
+        return
+    backend.set_attributes(ThreadAttributes(tenant, p.thread_id, priority=p.priority), position)
+
+
+def set_due(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadDueSet = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.thread_id:
+        backend.skip(position)
+        return
+    due = None if p.answered or not (p.due_at.seconds or p.due_at.nanos) else _dt(p.due_at)
+    backend.set_attributes(ThreadAttributes(tenant, p.thread_id, due_at=due, clear_due=due is None), position)
+
+
+def split_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadSplit = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.source_thread_id or not p.new_thread_id:
+        backend.skip(position)
+        return
+    move = MessageMove(
+        tenant,
+        p.source_thread_id,
+        p.new_thread_id,
+        tuple(p.message_ids),
+        to_number=p.new_number,
+        subject=p.subject,
+        mailbox_id=p.mailbox_id,
+        status=p.status,
+    )
+    backend.move_messages(move, position)
+
+
+def unsplit_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadUnsplit = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.source_thread_id or not p.new_thread_id:
+        backend.skip(position)
+        return
+    move = MessageMove(
+        tenant,
+        p.new_thread_id,
+        p.source_thread_id,
+        tuple(p.message_ids),
+        tuple(f"note:{n}" for n in p.note_ids),
+    )
+    backend.move_messages(move, position)
+
+
+def unmerge_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadUnmerged = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.source_thread_id or not p.target_thread_id:
+        backend.skip(position)
+        return
+    move = MessageMove(
+        tenant,
+        p.target_thread_id,
+        p.source_thread_id,
+        tuple(p.message_ids),
+        tuple(f"note:{n}" for n in p.note_ids),
+        to_number=p.source_number,
+        revive=True,
+        status=p.source_status,
+    )
+    backend.move_messages(move, position)
+
+
+def add_user(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.UserAdded = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.user_id:
+        backend.skip(position)
+        return
+    backend.upsert_user(UserRecord(tenant, p.user_id, p.name, p.email), position)
 
 
 HANDLERS: dict[type[Message], HandlerFn] = {
@@ -140,6 +293,17 @@ HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.ThreadStatusChanged: set_status,
     events_pb2.ThreadSorted: file_thread,
     events_pb2.ThreadAssigned: assign_thread,
+    events_pb2.NoteAdded: add_note,
+    events_pb2.NoteEdited: add_note,
+    events_pb2.NoteDeleted: delete_note,
+    events_pb2.ThreadTagged: tag_thread,
+    events_pb2.ThreadUntagged: tag_thread,
+    events_pb2.ThreadPrioritySet: set_priority,
+    events_pb2.ThreadDueSet: set_due,
+    events_pb2.ThreadSplit: split_thread,
+    events_pb2.ThreadUnsplit: unsplit_thread,
+    events_pb2.ThreadUnmerged: unmerge_thread,
+    events_pb2.UserAdded: add_user,
 }
 
 
@@ -155,3 +319,15 @@ def dispatcher(backend: SearchBackend) -> Callable[[DecodedEvent, Tracking], Non
         handler(backend, event, position)
 
     return dispatch
+
+
+def batch_dispatcher(backend: SearchBackend) -> Callable[[list[tuple[DecodedEvent, Tracking]]], None]:
+    """The ConsumerRunner batch handler: a whole fetched batch in one backend transaction (bulk)."""
+    dispatch = dispatcher(backend)
+
+    def dispatch_batch(items: list[tuple[DecodedEvent, Tracking]]) -> None:
+        with backend.batch():
+            for event, tracking in items:
+                dispatch(event, tracking)
+
+    return dispatch_batch

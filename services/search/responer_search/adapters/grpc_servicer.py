@@ -12,7 +12,17 @@ from responer.search.v1 import search_pb2, search_pb2_grpc
 from responer_runtime.grpcutil import abort_invalid, abort_not_found
 
 from responer_search.domain.cursor import InvalidCursor
-from responer_search.domain.model import INBOX, StoredMessage, ThreadPage, ThreadSummary
+from responer_search.domain.model import (
+    INBOX,
+    RESULTS,
+    SORTS,
+    Facets,
+    SearchOptions,
+    StoredMessage,
+    ThreadPage,
+    ThreadSummary,
+    TimelineItem,
+)
 from responer_search.domain.ports import BackendUnavailable, SearchBackend
 from responer_search.domain.query import InvalidQuery, parse
 
@@ -43,7 +53,30 @@ def thread_summary(t: ThreadSummary) -> search_pb2.ThreadSummary:
         mailbox_id=t.mailbox_id,
         system_reason=t.system_reason,
         assignee_user_id=t.assignee_user_id,
+        tags=list(t.tags),
+        assignee_group_id=t.assignee_group_id,
+        best_message_id=t.best_message_id,
+        priority=t.priority,
+        due_at=_timestamp(t.due_at) if t.due_at is not None else None,
     )
+
+
+def timeline_item(i: TimelineItem) -> search_pb2.TimelineItem:
+    return search_pb2.TimelineItem(
+        item_id=i.item_id,
+        kind=i.kind,
+        at=_timestamp(i.at),
+        actor_user_id=i.actor,
+        body=i.body,
+        detail=i.detail,
+    )
+
+
+def facets(f: Facets) -> search_pb2.Facets:
+    def counts(items):  # noqa: ANN001, ANN202
+        return [search_pb2.FacetCount(value=c.value, threads=c.threads) for c in items]
+
+    return search_pb2.Facets(folders=counts(f.folders), tags=counts(f.tags), assignees=counts(f.assignees))
 
 
 def message_view(m: StoredMessage) -> search_pb2.MessageView:
@@ -61,7 +94,23 @@ def message_view(m: StoredMessage) -> search_pb2.MessageView:
 
 def thread_page(page: ThreadPage) -> search_pb2.ThreadPage:
     return search_pb2.ThreadPage(
-        threads=[thread_summary(t) for t in page.threads], next_cursor=page.next_cursor, total=page.total
+        threads=[thread_summary(t) for t in page.threads],
+        next_cursor=page.next_cursor,
+        total=page.total,
+        facets=facets(page.facets) if page.facets is not None else None,
+        messages=[
+            search_pb2.MessageHit(
+                message_id=m.message_id,
+                thread_id=m.thread_id,
+                thread_number=m.thread_number,
+                subject=m.subject,
+                from_email=m.from_email,
+                from_name=m.from_name,
+                at=_timestamp(m.at),
+                snippet=m.snippet,
+            )
+            for m in page.messages
+        ],
     )
 
 
@@ -74,6 +123,14 @@ def _text(value: str, name: str, required: bool = True) -> str:
         raise InvalidRequest(f"{name} is required")
     if len(value) > MAX_ID_CHARS or "\x00" in value:
         raise InvalidRequest(f"{name} is not valid")
+    return value
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+    if not value:
+        return allowed[0]
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}")
     return value
 
 
@@ -102,9 +159,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             tenant = _text(request.tenant_id, "tenant_id")
             folder = _text(request.folder, "folder", required=False) or INBOX
             limit = self._limit(request.limit)
-        except InvalidRequest as exc:
+            user_id = _text(request.user_id, "user_id", required=False)
+            query = parse(request.filter) if request.filter.strip() else None
+        except (InvalidRequest, InvalidQuery) as exc:
             await abort_invalid(context, str(exc))
-        page = await self._call(context, self.backend.list_threads, tenant, folder, limit, request.cursor)
+        page = await self._call(
+            context, self.backend.list_threads, tenant, folder, limit, request.cursor, query, user_id
+        )
         return thread_page(page)
 
     async def GetThread(self, request, context):  # noqa: ANN001, ANN201, N802
@@ -122,7 +183,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             # Also the answer for another tenant's thread: existence elsewhere is not disclosed.
             await abort_not_found(context, "no such thread")
         return search_pb2.ThreadDetail(
-            thread=thread_summary(detail.thread), messages=[message_view(m) for m in detail.messages]
+            thread=thread_summary(detail.thread),
+            messages=[message_view(m) for m in detail.messages],
+            timeline=[timeline_item(i) for i in detail.timeline],
         )
 
     async def Search(self, request, context):  # noqa: ANN001, ANN201, N802
@@ -130,9 +193,15 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             tenant = _text(request.tenant_id, "tenant_id")
             limit = self._limit(request.limit)
             query = parse(request.query)
+            options = SearchOptions(
+                user_id=_text(request.user_id, "user_id", required=False),
+                sort=_choice(request.sort, SORTS, "sort"),
+                result=_choice(request.result, RESULTS, "result"),
+                facets=request.facets,
+            )
         except (InvalidRequest, InvalidQuery) as exc:
             await abort_invalid(context, str(exc))
-        page = await self._call(context, self.backend.search, tenant, query, limit, request.cursor)
+        page = await self._call(context, self.backend.search, tenant, query, limit, request.cursor, options)
         return thread_page(page)
 
     async def FolderCounts(self, request, context):  # noqa: ANN001, ANN201, N802

@@ -8,6 +8,8 @@ arrivals converge on the same rows.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,21 +23,31 @@ from responer_runtime.sqltracking import claim
 from responer_search.adapters import pg_schema
 from responer_search.adapters.pg_query import compile_query
 from responer_search.domain import snippet
-from responer_search.domain.cursor import Cursor
+from responer_search.domain.cursor import MAX_OFFSET, Cursor, decode_offset, encode_offset
 from responer_search.domain.model import (
     INBOX,
     SYSTEM,
     Assignment,
+    FacetCount,
+    Facets,
     FolderCount,
     MessageDoc,
+    MessageHit,
+    MessageMove,
     Position,
+    SearchOptions,
     StatusChange,
     StoredMessage,
+    TagChange,
+    ThreadAttributes,
     ThreadDetail,
     ThreadFiling,
     ThreadMerge,
     ThreadPage,
     ThreadSummary,
+    TimelineItem,
+    UserRecord,
+    apply_tags,
 )
 from responer_search.domain.ports import BackendUnavailable
 from responer_search.domain.query import Query
@@ -44,6 +56,7 @@ READ_TIMEOUT_MS = 5000
 # tsvector has a 1 MB limit; positions stop counting at 16383 anyway.
 MAX_INDEXED_CHARS = 200_000
 MAX_MERGE_HOPS = 16
+ANY_FOLDER = "*"  # list_threads over every folder (with a filter: "all my open threads")
 MAX_HIGHLIGHT_CHARS = 50_000  # ts_headline parses the whole text it is given
 HEADLINE_OPTIONS = (
     f"StartSel={snippet.START}, StopSel={snippet.STOP}, MaxWords=30, MinWords=12, "
@@ -55,14 +68,16 @@ _SUMMARY = sql.SQL(
     "coalesce(t.folder, 'Inbox') AS folder, t.status, coalesce(t.customer_email, '') AS customer_email, "
     "coalesce(t.customer_name, '') AS customer_name, t.message_count, t.last_message_at, "
     "coalesce(t.mailbox_id, '') AS mailbox_id, t.system_reason, "
-    "coalesce(t.assignee_user_id, '') AS assignee_user_id"
+    "coalesce(t.assignee_user_id, '') AS assignee_user_id, t.tags, "
+    "coalesce(t.assignee_group_id, '') AS assignee_group_id, t.priority, t.due_at"
 )
+FACET_LIMIT = 50
 _LISTED = sql.SQL("t.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0")
 _ORDER = sql.SQL("ORDER BY t.last_message_at DESC, t.thread_id DESC")
 _AFTER = sql.SQL("(t.last_message_at, t.thread_id) < (%(after_at)s, %(after_id)s)")
 
 
-def _summary(row: dict, snippet_html: str = "") -> ThreadSummary:
+def _summary(row: dict, snippet_html: str = "", best_message_id: str = "") -> ThreadSummary:
     return ThreadSummary(
         thread_id=row["thread_id"],
         number=row["number"],
@@ -77,6 +92,11 @@ def _summary(row: dict, snippet_html: str = "") -> ThreadSummary:
         system_reason=row["system_reason"],
         assignee_user_id=row["assignee_user_id"],
         snippet=snippet_html,
+        tags=tuple(row["tags"] or ()),
+        assignee_group_id=row["assignee_group_id"],
+        priority=row["priority"],
+        due_at=row["due_at"],
+        best_message_id=best_message_id,
     )
 
 
@@ -87,6 +107,7 @@ def _clean(text: str) -> str:
 class PostgresSearchBackend:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        self._local = threading.local()  # the connection of a batch() in progress, per thread
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -108,13 +129,33 @@ class PostgresSearchBackend:
             return conn.execute("SELECT 1").fetchone() is not None
 
     # -- writes ------------------------------------------------------------------------------------
-    def _apply(self, position: Position, change) -> bool:  # noqa: ANN001
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside share one transaction: all of them (and their positions) or none."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
         with self.pool.connection() as conn, conn.transaction():
-            if not claim(conn, pg_schema.SCHEMA, Tracking(position.upstream, position.position)):
-                return False
-            if change is not None:
-                change(conn)
-            return True
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    def _apply(self, position: Position, change) -> bool:  # noqa: ANN001
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return self._apply_on(conn, position, change)
+        with self.pool.connection() as conn, conn.transaction():
+            return self._apply_on(conn, position, change)
+
+    @staticmethod
+    def _apply_on(conn: Connection, position: Position, change) -> bool:  # noqa: ANN001
+        if not claim(conn, pg_schema.SCHEMA, Tracking(position.upstream, position.position)):
+            return False
+        if change is not None:
+            change(conn)
+        return True
 
     def skip(self, position: Position) -> bool:
         return self._apply(position, None)
@@ -129,16 +170,123 @@ class PostgresSearchBackend:
         return self._apply(position, lambda conn: _merge_threads(conn, merge))
 
     def set_status(self, change: StatusChange, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            thread_id = _resolve(conn, change.tenant_id, change.thread_id)
+            _upsert_thread_field(conn, change.tenant_id, thread_id, "status", change.status or "open")
+            if change.event_id and change.at is not None:
+                detail = {"status": change.status, "previous": change.previous}
+                item = TimelineItem(
+                    change.tenant_id,
+                    thread_id,
+                    change.event_id,
+                    "status",
+                    change.at,
+                    change.by_user_id,
+                    "",
+                    detail,
+                )
+                _timeline(conn, item, position.position)
+
+        return self._apply(position, apply)
+
+    def add_timeline_item(self, item: TimelineItem, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            thread_id = _resolve(conn, item.tenant_id, item.thread_id)
+            _ensure_thread(conn, item.tenant_id, thread_id)
+            _timeline(conn, item, position.position, thread_id)
+
+        return self._apply(position, apply)
+
+    def tag_thread(self, change: TagChange, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            thread_id = _resolve(conn, change.tenant_id, change.thread_id)
+            _ensure_thread(conn, change.tenant_id, thread_id)
+            row = conn.execute(
+                "SELECT tags FROM search.threads WHERE tenant_id = %s AND thread_id = %s FOR UPDATE",
+                (change.tenant_id, thread_id),
+            ).fetchone()
+            tags = apply_tags(list(row[0]) if row else [], change)
+            conn.execute(
+                "UPDATE search.threads SET tags = %s, tags_folded = ARRAY(SELECT search.fold(x) FROM unnest(%s::text[]) x) "
+                "WHERE tenant_id = %s AND thread_id = %s",
+                (tags, tags, change.tenant_id, thread_id),
+            )
+
+        return self._apply(position, apply)
+
+    def remove_timeline_item(self, tenant_id: str, item_id: str, position: Position) -> bool:
         return self._apply(
             position,
-            lambda conn: _upsert_thread_field(
-                conn, change.tenant_id, change.thread_id, "status", change.status or "open"
+            lambda conn: conn.execute(
+                "DELETE FROM search.timeline WHERE tenant_id = %s AND item_id = %s", (tenant_id, item_id)
             ),
         )
 
+    def set_attributes(self, attrs: ThreadAttributes, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            thread_id = _resolve(conn, attrs.tenant_id, attrs.thread_id)
+            _ensure_thread(conn, attrs.tenant_id, thread_id)
+            if attrs.priority is not None:
+                _upsert_thread_field(conn, attrs.tenant_id, thread_id, "priority", _clean(attrs.priority))
+            if attrs.due_at is not None or attrs.clear_due:
+                _upsert_thread_field(conn, attrs.tenant_id, thread_id, "due_at", attrs.due_at)
+
+        return self._apply(position, apply)
+
+    def move_messages(self, move: MessageMove, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            tenant, target = move.tenant_id, move.to_thread_id
+            conn.execute(
+                "INSERT INTO search.threads (tenant_id, thread_id, number, subject, mailbox_id, status) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, thread_id) DO UPDATE SET "
+                "number = coalesce(search.threads.number, EXCLUDED.number), "
+                "subject = coalesce(search.threads.subject, EXCLUDED.subject), "
+                "mailbox_id = coalesce(search.threads.mailbox_id, EXCLUDED.mailbox_id)",
+                (
+                    tenant,
+                    target,
+                    move.to_number or None,
+                    _clean(move.subject) or None,
+                    move.mailbox_id or None,
+                    move.status or "open",
+                ),
+            )
+            if move.revive:
+                conn.execute(
+                    "UPDATE search.threads SET merged_into = NULL WHERE tenant_id = %s AND thread_id = %s",
+                    (tenant, target),
+                )
+            if move.status:
+                _upsert_thread_field(conn, tenant, target, "status", move.status)
+            conn.execute(
+                "UPDATE search.messages SET thread_id = %s WHERE tenant_id = %s AND message_id = ANY(%s)",
+                (target, tenant, list(move.message_ids)),
+            )
+            conn.execute(
+                "UPDATE search.timeline SET thread_id = %s WHERE tenant_id = %s AND item_id = ANY(%s)",
+                (target, tenant, list(move.note_ids)),
+            )
+            _refresh_thread(conn, tenant, target)
+            _refresh_thread(conn, tenant, move.from_thread_id)
+
+        return self._apply(position, apply)
+
+    def upsert_user(self, user: UserRecord, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            conn.execute(
+                "INSERT INTO search.users (tenant_id, user_id, name, email, name_folded, email_folded) "
+                "VALUES (%(t)s, %(u)s, %(n)s, %(e)s, search.fold(%(n)s), search.fold(%(e)s)) "
+                "ON CONFLICT (tenant_id, user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, "
+                "name_folded = EXCLUDED.name_folded, email_folded = EXCLUDED.email_folded",
+                {"t": user.tenant_id, "u": user.user_id, "n": _clean(user.name), "e": _clean(user.email)},
+            )
+
+        return self._apply(position, apply)
+
     def assign_thread(self, assignment: Assignment, position: Position) -> bool:
         def change(conn: Connection) -> None:
-            _ensure_thread(conn, assignment.tenant_id, assignment.thread_id)
+            thread_id = _resolve(conn, assignment.tenant_id, assignment.thread_id)
+            _ensure_thread(conn, assignment.tenant_id, thread_id)
             conn.execute(
                 "UPDATE search.threads SET assignee_user_id = %s, assignee_group_id = %s "
                 "WHERE tenant_id = %s AND thread_id = %s",
@@ -146,17 +294,57 @@ class PostgresSearchBackend:
                     assignment.user_id or None,
                     assignment.group_id or None,
                     assignment.tenant_id,
-                    assignment.thread_id,
+                    thread_id,
                 ),
             )
+            if assignment.event_id and assignment.at is not None:
+                detail = {
+                    "user_id": assignment.user_id,
+                    "group_id": assignment.group_id,
+                    "previous_user_id": assignment.previous_user_id,
+                    "reason": assignment.reason,
+                }
+                item = TimelineItem(
+                    assignment.tenant_id,
+                    thread_id,
+                    assignment.event_id,
+                    "assignment",
+                    assignment.at,
+                    assignment.by_user_id,
+                    "",
+                    detail,
+                )
+                _timeline(conn, item, position.position)
 
         return self._apply(position, change)
 
     # -- reads -------------------------------------------------------------------------------------
-    def list_threads(self, tenant_id: str, folder: str, limit: int, cursor: str = "") -> ThreadPage:
+    def list_threads(
+        self,
+        tenant_id: str,
+        folder: str,
+        limit: int,
+        cursor: str = "",
+        filter: Query | None = None,  # noqa: A002 - the request's name
+        user_id: str = "",
+    ) -> ThreadPage:
         after = Cursor.decode(cursor)
         params: dict[str, object] = {"tenant": tenant_id, "folder": folder or INBOX, "limit": limit + 1}
-        where: list[sql.Composable] = [_LISTED, sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s")]
+        where: list[sql.Composable] = [_LISTED]
+        if folder != ANY_FOLDER:
+            where.append(sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s"))
+        if filter is not None:
+            c = compile_query(filter, user_id)
+            params |= c.params
+            if c.message_level:
+                where.append(
+                    sql.SQL(
+                        "EXISTS (SELECT 1 FROM search.messages m WHERE m.tenant_id = t.tenant_id "
+                        "AND m.thread_id = t.thread_id AND {})"
+                    ).format(c.condition)
+                )
+            else:
+                where.append(c.condition)
         with self._reading() as conn:
             cur = conn.cursor(row_factory=dict_row)
             total = _count(conn, where, params)
@@ -194,6 +382,11 @@ class PostgresSearchBackend:
                 hops += 1
             if row is None or row["merged_into"] or row["message_count"] == 0:
                 return None
+            timeline = cur.execute(
+                "SELECT item_id, kind, at, actor, body, detail FROM search.timeline "
+                "WHERE tenant_id = %s AND thread_id = %s ORDER BY at, seq, item_id",
+                (tenant_id, row["thread_id"]),
+            ).fetchall()
             messages = cur.execute(
                 "SELECT message_id, thread_id, mailbox_id, mailbox_address, date, mail FROM search.messages "
                 "WHERE tenant_id = %s AND thread_id = %s ORDER BY date, seq, message_id",
@@ -212,20 +405,118 @@ class PostgresSearchBackend:
                 )
                 for m in messages
             ],
+            timeline=[
+                TimelineItem(
+                    tenant_id,
+                    row["thread_id"],
+                    i["item_id"],
+                    i["kind"],
+                    i["at"],
+                    i["actor"],
+                    i["body"],
+                    {str(k): str(v) for k, v in (i["detail"] or {}).items()},
+                )
+                for i in timeline
+            ],
         )
 
-    def search(self, tenant_id: str, query: Query, limit: int, cursor: str = "") -> ThreadPage:
-        after = Cursor.decode(cursor)
-        c = compile_query(query)
+    def search(
+        self, tenant_id: str, query: Query, limit: int, cursor: str = "", options: SearchOptions | None = None
+    ) -> ThreadPage:
+        options = options or SearchOptions()
+        c = compile_query(query, options.user_id)
         c.params |= {"tenant": tenant_id, "limit": limit + 1, "headline": HEADLINE_OPTIONS}
-        where: list[sql.Composable] = [_LISTED, *c.thread_conditions]
-        message_filter = sql.SQL(" AND ").join([sql.SQL("m.tenant_id = %(tenant)s"), *c.message_conditions])
-        if c.message_conditions:
-            where.append(
-                sql.SQL("t.thread_id IN (SELECT m.thread_id FROM search.messages m WHERE {})").format(
-                    message_filter
-                )
+        rank = (
+            sql.SQL("ts_rank(m.tsv, {})").format(c.tsquery)
+            if c.tsquery is not None and options.sort == "relevance"
+            else sql.SQL("0::real")
+        )
+        with self._reading() as conn:
+            if options.result == "messages":
+                return self._search_messages(conn, c, rank, limit, cursor, options)
+            return self._search_threads(conn, c, rank, limit, cursor, options)
+
+    def _search_threads(
+        self,
+        conn: Connection,
+        c,
+        rank: sql.Composable,
+        limit: int,
+        cursor: str,
+        options: SearchOptions,  # noqa: ANN001
+    ) -> ThreadPage:
+        by_relevance = options.sort == "relevance"
+        offset = decode_offset(cursor) if by_relevance else 0
+        after = None if by_relevance else Cursor.decode(cursor)
+        if c.message_level:
+            hits = sql.SQL(
+                "SELECT m.thread_id, max({rank}) AS score FROM search.messages m "
+                "JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id "
+                "WHERE m.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0 AND {cond} "
+                "GROUP BY m.thread_id"
+            ).format(rank=rank, cond=c.condition)
+        else:
+            hits = sql.SQL(
+                "SELECT t.thread_id, 0::real AS score FROM search.threads t WHERE {} AND {}"
+            ).format(_LISTED, c.condition)
+        where = [sql.SQL("true")]
+        if after is not None:
+            where.append(_AFTER)
+            c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
+        order = (
+            sql.SQL("ORDER BY h.score DESC, t.last_message_at DESC, t.thread_id DESC")
+            if by_relevance
+            else _ORDER
+        )
+        facets = _FACETS if options.facets and not cursor else sql.SQL("NULL::json AS facets")
+        c.params |= {"offset": offset}
+        cur = conn.cursor(row_factory=dict_row)
+        rows = cur.execute(
+            sql.SQL(
+                "WITH h AS MATERIALIZED ({hits}) "
+                "SELECT {summary}, (SELECT count(*) FROM h) AS total, {facets} "
+                "FROM h JOIN search.threads t ON t.tenant_id = %(tenant)s AND t.thread_id = h.thread_id "
+                "WHERE {where} {order} OFFSET %(offset)s LIMIT %(limit)s"
+            ).format(
+                hits=hits, summary=_SUMMARY, facets=facets, where=sql.SQL(" AND ").join(where), order=order
+            ),
+            c.params,
+        ).fetchall()
+        total = rows[0]["total"] if rows else 0
+        facet_json = rows[0]["facets"] if rows else None
+        page = rows[:limit]
+        snippets = self._snippets(conn, c, rank, [r["thread_id"] for r in page])
+        render = snippet.render if c.tsquery is not None else snippet.plain
+        threads = [
+            _summary(
+                r,
+                render(snippets.get(r["thread_id"], ("", ""))[1] or ""),
+                snippets.get(r["thread_id"], ("", ""))[0],
             )
+            for r in page
+        ]
+        next_cursor = ""
+        if len(rows) > limit:
+            if by_relevance:
+                next_cursor = encode_offset(offset + limit) if offset + limit <= MAX_OFFSET else ""
+            else:
+                last = threads[-1]
+                next_cursor = Cursor(last.last_message_at, last.thread_id).encode()
+        if not rows and cursor:
+            total = _count_hits(conn, hits, c.params)
+        empty = options.facets and not cursor
+        return ThreadPage(threads, next_cursor, total, _facets(facet_json) if facet_json or empty else None)
+
+    def _snippets(
+        self,
+        conn: Connection,
+        c,
+        rank: sql.Composable,
+        thread_ids: list[str],  # noqa: ANN001
+    ) -> dict[str, tuple[str, str]]:
+        """thread_id -> (best message id, marked snippet text) for one page of threads."""
+        if not thread_ids:
+            return {}
         text: sql.Composable
         if c.tsquery is not None:
             text = sql.SQL("ts_headline('search.responer_fold'::regconfig, {}, {}, %(headline)s)").format(
@@ -235,34 +526,82 @@ class PostgresSearchBackend:
                 c.tsquery,
             )
         else:
-            text = sql.SQL("m.text")
-        with self._reading() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            total = _count(conn, where, c.params)
-            if after is not None:
-                where.append(_AFTER)
-                c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
-            # The snippet comes from the newest matching message, computed for this page only.
-            rows = cur.execute(
-                sql.SQL(
-                    "SELECT p.*, s.snippet FROM ("
-                    "  SELECT {summary} FROM search.threads t WHERE {where} {order} LIMIT %(limit)s"
-                    ") p LEFT JOIN LATERAL ("
-                    "  SELECT {text} AS snippet FROM search.messages m"
-                    "  WHERE {message_filter} AND m.thread_id = p.thread_id"
-                    "  ORDER BY m.date DESC, m.seq DESC LIMIT 1"
-                    ") s ON true ORDER BY p.last_message_at DESC, p.thread_id DESC"
-                ).format(
-                    summary=_SUMMARY,
-                    where=sql.SQL(" AND ").join(where),
-                    order=_ORDER,
-                    text=text,
-                    message_filter=message_filter,
+            text = sql.SQL("left(m.text, 2000)")
+        cond = c.condition if c.message_level else sql.SQL("true")
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT p.thread_id, s.message_id, s.snippet FROM unnest(%(page)s::text[]) p(thread_id) "
+                "LEFT JOIN LATERAL (SELECT m.message_id, {text} AS snippet FROM search.messages m "
+                "JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id "
+                "WHERE m.tenant_id = %(tenant)s AND m.thread_id = p.thread_id AND {cond} "
+                "ORDER BY {rank} DESC, m.date DESC, m.seq DESC LIMIT 1) s ON true"
+            ).format(text=text, cond=cond, rank=rank),
+            c.params | {"page": thread_ids},
+        ).fetchall()
+        return {r[0]: (r[1] or "", r[2] or "") for r in rows}
+
+    def _search_messages(
+        self,
+        conn: Connection,
+        c,
+        rank: sql.Composable,
+        limit: int,
+        cursor: str,
+        options: SearchOptions,  # noqa: ANN001
+    ) -> ThreadPage:
+        by_relevance = options.sort == "relevance"
+        offset = decode_offset(cursor) if by_relevance else 0
+        after = None if by_relevance else Cursor.decode(cursor)
+        where = [
+            sql.SQL("m.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0"),
+            c.condition,
+        ]
+        base_where = list(where)
+        if after is not None:
+            where.append(sql.SQL("(m.date, m.message_id) < (%(after_at)s, %(after_id)s)"))
+            c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
+        order = (
+            sql.SQL("ORDER BY score DESC, m.date DESC, m.message_id DESC")
+            if by_relevance
+            else sql.SQL("ORDER BY m.date DESC, m.message_id DESC")
+        )
+        text = (
+            sql.SQL("ts_headline('search.responer_fold'::regconfig, {}, {}, %(headline)s)").format(
+                sql.SQL("translate(left(p.text, {}), {}, '')").format(
+                    sql.Literal(MAX_HIGHLIGHT_CHARS), sql.Literal(snippet.START + snippet.STOP)
                 ),
-                c.params,
-            ).fetchall()
+                c.tsquery,
+            )
+            if c.tsquery is not None
+            else sql.SQL("left(p.text, 2000)")
+        )
+        c.params |= {"offset": offset}
+        join = sql.SQL(
+            "FROM search.messages m JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id"
+        )
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT p.message_id, p.thread_id, p.number, p.subject, p.from_email, p.from_name, p.date, {text} "
+                "FROM (SELECT m.message_id, m.thread_id, coalesce(t.number, 0) AS number, m.subject, m.from_email, "
+                "m.from_name, m.date, m.text, {rank} AS score {join} WHERE {where} {order} "
+                "OFFSET %(offset)s LIMIT %(limit)s) p"
+            ).format(text=text, rank=rank, join=join, where=sql.SQL(" AND ").join(where), order=order),
+            c.params,
+        ).fetchall()
+        total_row = conn.execute(
+            sql.SQL("SELECT count(*) {} WHERE {}").format(join, sql.SQL(" AND ").join(base_where)), c.params
+        ).fetchone()
         render = snippet.render if c.tsquery is not None else snippet.plain
-        return _page([_summary(r, render(r["snippet"] or "")) for r in rows], limit, total)
+        hits = [
+            MessageHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], render(r[7] or "")) for r in rows[:limit]
+        ]
+        next_cursor = ""
+        if len(rows) > limit:
+            if by_relevance:
+                next_cursor = encode_offset(offset + limit) if offset + limit <= MAX_OFFSET else ""
+            else:
+                next_cursor = Cursor(hits[-1].at, hits[-1].message_id).encode()
+        return ThreadPage([], next_cursor, int(total_row[0]) if total_row else 0, None, hits)
 
     def folder_counts(self, tenant_id: str) -> list[FolderCount]:
         with self._reading() as conn:
@@ -275,6 +614,60 @@ class PostgresSearchBackend:
         counts = {INBOX: 0, SYSTEM: 0} | {folder: n for folder, n in rows}
         order = [INBOX, SYSTEM, *sorted(f for f in counts if f not in (INBOX, SYSTEM))]
         return [FolderCount(f, counts[f]) for f in order]
+
+
+_FACETS = sql.SQL(
+    "(SELECT json_build_object("
+    "'folders', (SELECT json_agg(json_build_array(f, n)) FROM (SELECT coalesce(ft.folder, 'Inbox') AS f, count(*) AS n "
+    "  FROM h JOIN search.threads ft ON ft.tenant_id = %(tenant)s AND ft.thread_id = h.thread_id "
+    "  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {n}) x), "
+    "'tags', (SELECT json_agg(json_build_array(f, n)) FROM (SELECT tag AS f, count(*) AS n "
+    "  FROM h JOIN search.threads ft ON ft.tenant_id = %(tenant)s AND ft.thread_id = h.thread_id, "
+    "  unnest(ft.tags) AS tag GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {n}) x), "
+    "'assignees', (SELECT json_agg(json_build_array(f, n)) FROM ("
+    "  SELECT coalesce(ft.assignee_user_id, '') AS f, count(*) AS n "
+    "  FROM h JOIN search.threads ft ON ft.tenant_id = %(tenant)s AND ft.thread_id = h.thread_id "
+    "  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {n}) x))) AS facets"
+).format(n=sql.Literal(FACET_LIMIT))
+
+
+def _facets(raw: object) -> Facets:
+    data = raw if isinstance(raw, dict) else json.loads(raw) if isinstance(raw, str) else {}
+
+    def counts(key: str) -> list[FacetCount]:
+        return [FacetCount(str(v), int(n)) for v, n in (data.get(key) or [])]
+
+    return Facets(counts("folders"), counts("tags"), counts("assignees"))
+
+
+def _count_hits(conn: Connection, hits: sql.Composable, params: dict[str, object]) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM ({}) h").format(hits), params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _timeline(conn: Connection, item: TimelineItem, seq: int, thread_id: str = "") -> None:
+    is_note = item.kind == "note"
+    conn.execute(
+        """
+        INSERT INTO search.timeline (tenant_id, item_id, thread_id, kind, at, actor, body, detail, tsv, seq)
+        VALUES (%(tenant)s, %(item)s, %(thread)s, %(kind)s, %(at)s, %(actor)s, %(body)s, %(detail)s,
+                CASE WHEN %(note)s THEN to_tsvector('search.responer_fold'::regconfig, %(body)s) END, %(seq)s)
+        ON CONFLICT (tenant_id, item_id) DO UPDATE SET
+            body = EXCLUDED.body, detail = EXCLUDED.detail, tsv = EXCLUDED.tsv
+        """,
+        {
+            "tenant": item.tenant_id,
+            "item": item.item_id,
+            "thread": thread_id or item.thread_id,
+            "kind": item.kind,
+            "at": item.at,
+            "actor": _clean(item.actor),
+            "body": _clean(item.body[:MAX_INDEXED_CHARS]),
+            "detail": json.dumps(item.detail),
+            "note": is_note,
+            "seq": seq,
+        },
+    )
 
 
 def _count(conn: Connection, where: list[sql.Composable], params: dict[str, object]) -> int:
@@ -381,21 +774,23 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
         [doc.from_name, *_address_terms(doc.from_email)]
         + [term for email in doc.to_emails + doc.cc_emails for term in _address_terms(email)]
     )
-    body = "\n".join([doc.text[:MAX_INDEXED_CHARS], *doc.attachment_names])
+    body = doc.text[:MAX_INDEXED_CHARS]
     conn.execute(
         """
         INSERT INTO search.messages (
             tenant_id, message_id, thread_id, mailbox_id, mailbox_address, direction, rfc822_id,
             subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail,
-            from_folded, to_folded, tsv, seq
+            from_folded, to_folded, cc_folded, files_folded, tsv, seq
         ) VALUES (
             %(tenant)s, %(message)s, %(thread)s, %(mailbox)s, %(mailbox_address)s, %(direction)s,
             %(rfc822)s, %(subject)s, %(from_email)s, %(from_name)s, %(to)s, %(cc)s, %(date)s, %(text)s,
             %(attachments)s, %(mail)s,
-            search.fold(%(from_all)s), search.fold(%(to_all)s),
+            search.fold(%(from_all)s), search.fold(%(to_all)s), search.fold(%(cc_all)s),
+            search.fold(%(files)s),
             setweight(to_tsvector('search.responer_fold'::regconfig, %(subject)s), 'A')
             || setweight(to_tsvector('search.responer_fold'::regconfig, %(addresses)s), 'B')
-            || setweight(to_tsvector('search.responer_fold'::regconfig, %(body)s), 'C'),
+            || setweight(to_tsvector('search.responer_fold'::regconfig, %(body)s), 'C')
+            || setweight(to_tsvector('search.responer_fold'::regconfig, %(files)s), 'D'),
             %(seq)s
         )
         ON CONFLICT (tenant_id, message_id) DO UPDATE SET
@@ -405,7 +800,8 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             from_email = EXCLUDED.from_email, from_name = EXCLUDED.from_name,
             to_emails = EXCLUDED.to_emails, cc_emails = EXCLUDED.cc_emails, date = EXCLUDED.date,
             text = EXCLUDED.text, attachment_names = EXCLUDED.attachment_names, mail = EXCLUDED.mail,
-            from_folded = EXCLUDED.from_folded, to_folded = EXCLUDED.to_folded, tsv = EXCLUDED.tsv
+            from_folded = EXCLUDED.from_folded, to_folded = EXCLUDED.to_folded,
+            cc_folded = EXCLUDED.cc_folded, files_folded = EXCLUDED.files_folded, tsv = EXCLUDED.tsv
         """,
         {
             "tenant": doc.tenant_id,
@@ -426,6 +822,8 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             "mail": doc.mail,
             "from_all": _clean(f"{doc.from_email} {doc.from_name}"),
             "to_all": _clean(" ".join(doc.to_emails + doc.cc_emails)),
+            "cc_all": _clean(" ".join(doc.cc_emails)),
+            "files": _clean("\n".join(doc.attachment_names)),
             "addresses": _clean(addresses),
             "body": _clean(body),
             "seq": seq,
@@ -478,6 +876,10 @@ def _merge_threads(conn: Connection, merge: ThreadMerge) -> None:
     )
     conn.execute(
         "UPDATE search.messages SET thread_id = %s WHERE tenant_id = %s AND thread_id = %s",
+        (target, tenant, source),
+    )
+    conn.execute(
+        "UPDATE search.timeline SET thread_id = %s WHERE tenant_id = %s AND thread_id = %s",
         (target, tenant, source),
     )
     # Earlier merges into the source now point straight at the target.

@@ -1,6 +1,8 @@
-"""Compiles a parsed Query into PostgreSQL conditions. User text only ever travels as parameters.
+"""Compiles a parsed Query tree into one PostgreSQL condition. User text only ever travels as parameters.
 
-Words go through the same text search configuration as the documents (`search.responer_fold`:
+The condition reads a message row `m` joined to its thread row `t` (see domain/query.py for which
+fields are message- or thread-level); a tree without message-level conditions is evaluated on `t`
+alone. Words go through the same text search configuration as the documents (`search.responer_fold`:
 unaccent then simple), so `zolw` and `żółw` meet in the middle. A prefix word becomes a quoted
 to_tsquery operand with `:*`; inside the quotes every tsquery operator is plain text, so `' OR 1=1`
 or `&|!(` can only ever be words.
@@ -12,12 +14,30 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from responer_search.domain.query import Address, Query, Subject, Term, Text, ThreadNumber
+from responer_search.domain.query import (
+    Address,
+    And,
+    Body,
+    DateBound,
+    Filename,
+    Filter,
+    InvalidQuery,
+    Node,
+    Not,
+    Note,
+    Or,
+    Query,
+    Subject,
+    Term,
+    Text,
+    ThreadNumber,
+)
 
 _CFG = sql.SQL("'search.responer_fold'::regconfig")
+_ADDRESS_COLUMN = {"from": "from_folded", "to": "to_folded", "cc": "cc_folded"}
 
 
-def _like_pattern(value: str) -> str:
+def like_pattern(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -28,9 +48,9 @@ def _prefix_operand(word: str) -> str:
 
 @dataclass
 class Compiled:
-    thread_conditions: list[sql.Composable] = field(default_factory=list)
-    message_conditions: list[sql.Composable] = field(default_factory=list)
-    tsquery: sql.Composable | None = None  # all text terms together: for matching and highlighting
+    condition: sql.Composable = field(default_factory=lambda: sql.SQL("true"))
+    message_level: bool = False
+    tsquery: sql.Composable | None = None  # positive text terms together: for ranking and highlighting
     params: dict[str, object] = field(default_factory=dict)
 
     def param(self, value: object) -> sql.Placeholder:
@@ -43,30 +63,98 @@ def _tsquery(c: Compiled, term: Term) -> sql.Composable:
     if term.phrase:
         return sql.SQL("phraseto_tsquery({}, {})").format(_CFG, c.param(term.text))
     if term.prefix:
-        return sql.SQL("to_tsquery({}, {})").format(_CFG, c.param(_prefix_operand(term.text)))
+        # A prefix operand is one token: "o'brie" would not split like the document did.
+        words = term.text.split()
+        if len(words) == 1 and all(ch.isalnum() for ch in words[0]):
+            return sql.SQL("to_tsquery({}, {})").format(_CFG, c.param(_prefix_operand(term.text)))
     return sql.SQL("plainto_tsquery({}, {})").format(_CFG, c.param(term.text))
 
 
-def compile_query(query: Query) -> Compiled:
-    c = Compiled()
-    text_queries: list[sql.Composable] = []
-    for clause in query.clauses:
-        if isinstance(clause, ThreadNumber):
-            c.thread_conditions.append(sql.SQL("t.number = {}").format(c.param(clause.number)))
-        elif isinstance(clause, Address):
-            column = sql.Identifier("m", "from_folded" if clause.field == "from" else "to_folded")
-            pattern = c.param(_like_pattern(clause.value))
-            c.message_conditions.append(
-                sql.SQL("{} LIKE search.fold({}) ESCAPE '\\'").format(column, pattern)
+class _Compiler:
+    def __init__(self, c: Compiled, user_id: str) -> None:
+        self.c = c
+        self.user_id = user_id
+        self.positive_text: list[sql.Composable] = []
+
+    def node(self, n: Node, negated: bool = False) -> sql.Composable:
+        c = self.c
+        if isinstance(n, And):
+            return sql.SQL("(") + sql.SQL(" AND ").join(self.node(x, negated) for x in n.nodes) + sql.SQL(")")
+        if isinstance(n, Or):
+            return sql.SQL("(") + sql.SQL(" OR ").join(self.node(x, negated) for x in n.nodes) + sql.SQL(")")
+        if isinstance(n, Not):
+            return sql.SQL("NOT coalesce({}, false)").format(self.node(n.node, not negated))
+        if isinstance(n, Text | Subject | Body):
+            tsq = _tsquery(c, n.term)
+            if not negated:
+                self.positive_text.append(tsq)
+            match = sql.SQL("m.tsv @@ {}").format(tsq)
+            if isinstance(n, Subject):
+                # Only subject lexemes (weight A); the plain @@ keeps the GIN index in play.
+                return sql.SQL("({} AND ts_filter(m.tsv, '{{a}}') @@ {})").format(match, tsq)
+            if isinstance(n, Body):
+                return sql.SQL("({} AND ts_filter(m.tsv, '{{c}}') @@ {})").format(match, tsq)
+            return match
+        if isinstance(n, Note):
+            return sql.SQL(
+                "EXISTS (SELECT 1 FROM search.timeline n WHERE n.tenant_id = t.tenant_id "
+                "AND n.thread_id = t.thread_id AND n.kind = 'note' AND n.tsv @@ {})"
+            ).format(_tsquery(c, n.term))
+        if isinstance(n, Address):
+            column = sql.Identifier("m", _ADDRESS_COLUMN[n.field])
+            return sql.SQL("{} LIKE search.fold({}) ESCAPE '\\'").format(
+                column, c.param(like_pattern(n.value))
             )
-        elif isinstance(clause, Text):
-            text_queries.append(_tsquery(c, clause.term))
-        elif isinstance(clause, Subject):
-            tsq = _tsquery(c, clause.term)
-            text_queries.append(tsq)
-            # Only subject lexemes (weight A); the plain @@ above keeps the GIN index in play.
-            c.message_conditions.append(sql.SQL("ts_filter(m.tsv, '{{a}}') @@ {}").format(tsq))
-    if text_queries:
-        c.tsquery = sql.SQL("(") + sql.SQL(" && ").join(text_queries) + sql.SQL(")")
-        c.message_conditions.insert(0, sql.SQL("m.tsv @@ {}").format(c.tsquery))
+        if isinstance(n, Filename):
+            return sql.SQL("m.files_folded LIKE search.fold({}) ESCAPE '\\'").format(
+                c.param(like_pattern(n.value))
+            )
+        if isinstance(n, ThreadNumber):
+            return sql.SQL("t.number = {}").format(c.param(n.number))
+        if isinstance(n, DateBound):
+            op = sql.SQL(">=") if n.field == "after" else sql.SQL("<")
+            return sql.SQL("m.date {} {}").format(op, c.param(n.at))
+        if isinstance(n, Filter):
+            return self.filter(n)
+        raise AssertionError(f"unknown node {n!r}")  # pragma: no cover
+
+    def filter(self, n: Filter) -> sql.Composable:
+        c, v = self.c, n.value
+        if n.field == "tag":
+            return sql.SQL("t.tags_folded @> ARRAY[search.fold({})]").format(c.param(v))
+        if n.field == "folder":
+            return sql.SQL("lower(coalesce(t.folder, 'Inbox')) = lower({})").format(c.param(v))
+        if n.field == "group":
+            return sql.SQL("lower(t.assignee_group_id) = lower({})").format(c.param(v))
+        if n.field == "mailbox":
+            return sql.SQL(
+                "(m.mailbox_id = {} OR lower(m.mailbox_address) LIKE lower({}) ESCAPE '\\')"
+            ).format(c.param(v), c.param(like_pattern(v)))
+        if n.field == "has":
+            return sql.SQL("m.attachment_names <> '{}'")
+        if n.field == "is":
+            if v == "unassigned":
+                return sql.SQL("t.assignee_user_id IS NULL")
+            if v == "assigned":
+                return sql.SQL("t.assignee_user_id IS NOT NULL")
+            return sql.SQL("t.status = {}").format(c.param(v))
+        if n.field == "assignee":
+            if v == "me":
+                if not self.user_id:
+                    raise InvalidQuery("assignee:me needs a signed-in user")
+                return sql.SQL("t.assignee_user_id = {}").format(c.param(self.user_id))
+            return sql.SQL(
+                "(t.assignee_user_id = {} OR t.assignee_user_id IN (SELECT u.user_id FROM search.users u "
+                "WHERE u.tenant_id = t.tenant_id AND (u.name_folded LIKE search.fold({p}) ESCAPE '\\' "
+                "OR u.email_folded LIKE search.fold({p}) ESCAPE '\\')))"
+            ).format(c.param(v), p=c.param(like_pattern(v)))
+        raise AssertionError(f"unknown filter {n.field}")  # pragma: no cover
+
+
+def compile_query(query: Query, user_id: str = "") -> Compiled:
+    c = Compiled(message_level=query.has_message_conditions)
+    compiler = _Compiler(c, user_id)
+    c.condition = compiler.node(query.root)
+    if compiler.positive_text:
+        c.tsquery = sql.SQL("(") + sql.SQL(" || ").join(compiler.positive_text) + sql.SQL(")")
     return c

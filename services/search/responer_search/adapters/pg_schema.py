@@ -66,8 +66,51 @@ CREATE TABLE IF NOT EXISTS search.messages (
     PRIMARY KEY (tenant_id, message_id)
 );
 ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT 0;
+-- issue 6: cc: and filename: fields, tags, priority and due dates; attachment names moved to weight D
+-- (rows indexed before keep them in C until `responer search reindex`).
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS cc_folded text NOT NULL DEFAULT '';
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS files_folded text NOT NULL DEFAULT '';
+ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{}';
+ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS tags_folded text[] NOT NULL DEFAULT '{}';
+ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS priority text NOT NULL DEFAULT '';
+ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS due_at timestamptz;
 CREATE INDEX IF NOT EXISTS messages_by_thread ON search.messages (tenant_id, thread_id, date);
 CREATE INDEX IF NOT EXISTS messages_tsv ON search.messages USING gin (tsv);
+CREATE INDEX IF NOT EXISTS messages_by_date ON search.messages (tenant_id, date DESC, message_id DESC);
+CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages USING gin (from_folded gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages USING gin (to_folded gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS threads_tags ON search.threads USING gin (tags_folded);
+CREATE INDEX IF NOT EXISTS threads_by_assignee ON search.threads (tenant_id, assignee_user_id)
+    WHERE assignee_user_id IS NOT NULL;
+
+-- The thread's timeline beyond its messages: notes (searchable with note:), status, assignment,
+-- tag and merge history. item_id is deterministic (the event id), so a replay rewrites the same row.
+CREATE TABLE IF NOT EXISTS search.timeline (
+    tenant_id  text NOT NULL,
+    item_id    text NOT NULL,
+    thread_id  text NOT NULL,
+    kind       text NOT NULL,        -- note | status | assignment | tags | merge
+    at         timestamptz NOT NULL,
+    actor      text NOT NULL DEFAULT '',
+    body       text NOT NULL DEFAULT '',
+    detail     jsonb NOT NULL DEFAULT '{}',
+    tsv        tsvector,             -- notes only
+    seq        bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, item_id)
+);
+CREATE INDEX IF NOT EXISTS timeline_by_thread ON search.timeline (tenant_id, thread_id, at, seq);
+CREATE INDEX IF NOT EXISTS timeline_tsv ON search.timeline USING gin (tsv) WHERE tsv IS NOT NULL;
+
+-- Users of a tenant (UserAdded), so assignee:anna finds threads assigned to Anna.
+CREATE TABLE IF NOT EXISTS search.users (
+    tenant_id    text NOT NULL,
+    user_id      text NOT NULL,
+    name         text NOT NULL DEFAULT '',
+    email        text NOT NULL DEFAULT '',
+    name_folded  text NOT NULL DEFAULT '',
+    email_folded text NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, user_id)
+);
 """
 
 
@@ -76,6 +119,7 @@ def ensure_schema(conn: Connection) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
     conn.execute("CREATE SCHEMA IF NOT EXISTS search")
     conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # indexed substring match for from:/to:
     row = conn.execute(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
         "WHERE e.extname = 'unaccent'"

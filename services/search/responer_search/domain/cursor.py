@@ -39,3 +39,25 @@ class Cursor:
             return cls(_EPOCH + int(micros) * _MICRO, thread_id)
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError) as exc:
             raise InvalidCursor("cursor is not valid; pass back next_cursor exactly as received") from exc
+
+
+MAX_OFFSET = 10_000
+
+
+def encode_offset(offset: int) -> str:
+    """A cursor for results ordered by relevance: how many results the client has seen."""
+    return base64.urlsafe_b64encode(f"2:{offset}".encode()).decode("ascii").rstrip("=")
+
+
+def decode_offset(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        version, offset = raw.split(":", 1)
+        value = int(offset)
+        if version != "2" or not 0 < value <= MAX_OFFSET:
+            raise ValueError(raw)
+        return value
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidCursor("cursor is not valid; pass back next_cursor exactly as received") from exc

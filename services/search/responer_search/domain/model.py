@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 INBOX = "Inbox"
@@ -60,10 +60,45 @@ class ThreadMerge:
 
 
 @dataclass(frozen=True)
+class MessageMove:
+    """Messages (and notes) moving between threads: a split, an unsplit or an unmerge.
+
+    `to_thread_id` gets `to_number`/`subject` when it is new; `revive` clears its merged_into (unmerge).
+    """
+
+    tenant_id: str
+    from_thread_id: str
+    to_thread_id: str
+    message_ids: tuple[str, ...]
+    note_ids: tuple[str, ...] = ()
+    to_number: int = 0
+    subject: str = ""
+    mailbox_id: str = ""
+    revive: bool = False
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadAttributes:
+    """Routing's priority and due date of a thread (None: unchanged; a due date of None with
+    `clear_due` removes it)."""
+
+    tenant_id: str
+    thread_id: str
+    priority: str | None = None
+    due_at: datetime | None = None
+    clear_due: bool = False
+
+
+@dataclass(frozen=True)
 class StatusChange:
     tenant_id: str
     thread_id: str
     status: str
+    previous: str = ""
+    by_user_id: str = ""
+    event_id: str = ""  # with `at`: also recorded on the thread's timeline
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +107,47 @@ class Assignment:
     thread_id: str
     user_id: str  # empty: unassigned
     group_id: str
+    previous_user_id: str = ""
+    by_user_id: str = ""
+    reason: str = ""
+    event_id: str = ""  # with `at`: also recorded on the thread's timeline
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """A thread event that is not a message: a note, a status, assignment, tag or merge change.
+
+    `item_id` is the event id (deterministic), `detail` holds the kind's fields as strings.
+    """
+
+    tenant_id: str
+    thread_id: str
+    item_id: str
+    kind: str  # note | status | assignment | tags | merge
+    at: datetime
+    actor: str = ""
+    body: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """Tags added to and removed from a thread; `replace` sets exactly `added` instead."""
+
+    tenant_id: str
+    thread_id: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    tenant_id: str
+    user_id: str
+    name: str
+    email: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +165,11 @@ class ThreadSummary:
     system_reason: str
     assignee_user_id: str
     snippet: str = ""  # HTML-escaped, matches wrapped in <mark></mark>
+    tags: tuple[str, ...] = ()
+    assignee_group_id: str = ""
+    best_message_id: str = ""  # search results: the best-matching message (the snippet's source)
+    priority: str = ""
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +186,36 @@ class StoredMessage:
 class ThreadDetail:
     thread: ThreadSummary
     messages: list[StoredMessage]  # oldest first
+    timeline: list[TimelineItem] = field(default_factory=list)  # oldest first
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    threads: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Thread counts of a search's whole result, per folder, tag and assignee ("" = unassigned)."""
+
+    folders: list[FacetCount] = field(default_factory=list)
+    tags: list[FacetCount] = field(default_factory=list)
+    assignees: list[FacetCount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MessageHit:
+    """A message as a search result (result="messages")."""
+
+    message_id: str
+    thread_id: str
+    thread_number: int
+    subject: str
+    from_email: str
+    from_name: str
+    at: datetime
+    snippet: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,9 +223,38 @@ class ThreadPage:
     threads: list[ThreadSummary]
     next_cursor: str = ""
     total: int = 0
+    facets: Facets | None = None
+    messages: list[MessageHit] = field(default_factory=list)
+
+
+SORTS = ("date", "relevance")
+RESULTS = ("threads", "messages")
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to answer a search: who asks (assignee:me), order, result kind, whether to count facets."""
+
+    user_id: str = ""
+    sort: str = "date"
+    result: str = "threads"
+    facets: bool = False
 
 
 @dataclass(frozen=True)
 class FolderCount:
     folder: str
     threads: int
+
+
+def apply_tags(current: list[str], change: TagChange) -> list[str]:
+    """The thread's tags after `change`: case-insensitive set semantics, first spelling kept, sorted."""
+    if change.replace:
+        current = []
+    removed = {t.casefold() for t in change.removed}
+    kept = {t.casefold(): t for t in current if t.casefold() not in removed}
+    for tag in change.added:
+        tag = tag.strip()
+        if tag and tag.casefold() not in removed:
+            kept.setdefault(tag.casefold(), tag)
+    return sorted(kept.values(), key=str.casefold)

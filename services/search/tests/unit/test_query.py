@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from responer_search.domain.query import Address, InvalidQuery, Subject, Term, Text, ThreadNumber, parse
+from responer_search.domain.query import (
+    Address,
+    And,
+    Body,
+    DateBound,
+    Filename,
+    Filter,
+    InvalidQuery,
+    Not,
+    Note,
+    Or,
+    Subject,
+    Term,
+    Text,
+    ThreadNumber,
+    parse,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +65,7 @@ def test_a_hash_without_digits_is_text():
 
 
 def test_punctuation_only_words_are_dropped():
-    assert parse("kettle - &").clauses == (Text(Term("kettle")),)
+    assert parse("kettle - &").clauses == (Text(Term("kettle", prefix=True)),)
 
 
 @pytest.mark.parametrize(
@@ -58,8 +76,17 @@ def test_punctuation_only_words_are_dropped():
         ('"never closed', "unterminated quote"),
         ("thread:#abc", "thread number"),
         ("from:", "needs a value"),
-        ("subject:", "subject: needs"),
-        ("tag:vip", "not supported yet"),
+        ("subject:", "subject: at position 1 needs a value"),
+        ("kettle tag:", "tag: at position 8 needs a value"),
+        ("is:maybe", "is: at position 1 takes one of"),
+        ("has:dog", "has: at position 1 takes attachment"),
+        ("after:yesterday", "after: at position 1 expects a date"),
+        ("before:2026-13-01", "before: at position 1 expects a date"),
+        ("kettle OR", "OR at position 8 needs a term on both sides"),
+        ("OR kettle", "OR at position 1 needs a term"),
+        ("(kettle lamp", r"\( at position 1 is never closed"),
+        ("kettle)", r"\) at position 7 has no matching \("),
+        ("((((((((((a))))))))))", "nested"),
         ("x" * 1001, "too long"),
         (" ".join(["w"] * 40), "too many terms"),
     ],
@@ -72,3 +99,72 @@ def test_malformed_queries_say_why(query, reason):
 def test_control_characters_never_reach_the_backend():
     [clause] = parse("a\x00").clauses
     assert "\x00" not in clause.term.text
+
+
+def test_negation_applies_to_words_phrases_fields_and_groups():
+    assert parse('kettle -broken -"never arrived" -from:spam -(tag:x OR tag:y)').root == And(
+        (
+            Text(Term("kettle")),
+            Not(Text(Term("broken", prefix=True))),
+            Not(Text(Term("never arrived", phrase=True))),
+            Not(Address("from", "spam")),
+            Not(Or((Filter("tag", "x"), Filter("tag", "y")))),
+        )
+    )
+
+
+def test_or_binds_looser_than_and():
+    assert parse("kettle lamp OR vacuum").root == Or(
+        (And((Text(Term("kettle")), Text(Term("lamp")))), Text(Term("vacuum", prefix=True)))
+    )
+    assert parse("kettle or lamp").root == And(
+        (Text(Term("kettle")), Text(Term("or")), Text(Term("lamp", prefix=True)))
+    )  # only upper-case OR is the operator
+
+
+def test_a_hyphen_inside_a_word_is_not_negation():
+    assert parse("e-mail").root == Text(Term("e-mail", prefix=True))
+
+
+@pytest.mark.parametrize(
+    ("query", "node"),
+    [
+        ("cc:ola@x.test", Address("cc", "ola@x.test")),
+        ("to:@WP.pl", Address("to", "@wp.pl")),
+        ("body:zwrot", Body(Term("zwrot", prefix=True))),
+        ('body:"zwrot towaru"', Body(Term("zwrot towaru", phrase=True))),
+        ("filename:Faktura.PDF", Filename("faktura.pdf")),
+        ("note:oddzwonić", Note(Term("oddzwonić", prefix=True))),
+        ("tag:VIP", Filter("tag", "vip")),
+        ('tag:"pilne sprawy"', Filter("tag", "pilne sprawy")),
+        ("folder:Sales", Filter("folder", "sales")),
+        ("mailbox:support@acme.test", Filter("mailbox", "support@acme.test")),
+        ("group:billing", Filter("group", "billing")),
+        ("assignee:me", Filter("assignee", "me")),
+        ("assignee:Anna", Filter("assignee", "anna")),
+        ("is:open", Filter("is", "open")),
+        ("is:pending", Filter("is", "pending")),
+        ("is:closed", Filter("is", "closed")),
+        ("is:unassigned", Filter("is", "unassigned")),
+        ("status:closed", Filter("is", "closed")),
+        ("has:attachment", Filter("has", "attachment")),
+        ("before:2026-11-24", DateBound("before", datetime(2026, 11, 24, tzinfo=UTC))),
+        ("after:2026-11", DateBound("after", datetime(2026, 11, 1, tzinfo=UTC))),
+    ],
+)
+def test_every_field(query, node):
+    assert parse(query).root == node
+
+
+def test_thread_level_and_message_level_conditions_are_told_apart():
+    assert parse("tag:vip is:open").has_message_conditions is False
+    assert parse("tag:vip kettle").has_message_conditions is True
+    assert parse("note:callback #12").has_message_conditions is False
+
+
+def test_terms_for_highlighting_skip_negated_words():
+    assert [t.text for t in parse("kettle -broken subject:lamp").terms] == ["kettle", "lamp"]
+
+
+def test_an_or_side_of_punctuation_only_is_dropped_not_an_error():
+    assert parse("' OR 1=1 --").root == Text(Term("1=1", prefix=True))
