@@ -26,9 +26,10 @@ def build(settings: Settings) -> Service:
     service = Service("routing", settings)
     ensure_schema(**settings.pg_kwargs(), schema=SCHEMA)
     policy = SortingPolicy(own_message_id_domains=frozenset({settings.mail_domain}))
-    # Replicas share one durable consumer per upstream, so positions of one upstream arrive at
-    # several replicas out of order: track each consumed position (not a single high-water mark).
-    env = settings.es_env(SCHEMA) | {"SINGLE_ROW_TRACKING": "n"}
+    # Replicas of a consumer take turns (the runtime's lease), so each upstream is consumed in order
+    # and the default single-row tracking holds; concurrent writers (a takeover, the gRPC commands,
+    # every replica's scheduler) meet on the aggregates' versions instead.
+    env = settings.es_env(SCHEMA)
     views = PostgresViews(settings.pg_conninfo(), SCHEMA)
     app = RoutingApplication(env=env, policy=policy, views=views)
     bus = Bus(settings.nats_url, settings.namespace, "responer-routing")
