@@ -32,20 +32,23 @@ def unfold(value: str) -> str:
     return _FOLD.sub(" ", value).strip()
 
 
-def _decode_word(charset: str, encoding: str, text: str) -> tuple[str, str | None]:
+def _word_bytes(encoding: str, text: str) -> bytes | None:
     try:
         if encoding in "bB":
             cleaned = re.sub(r"[^A-Za-z0-9+/]", "", text)
-            data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
-        else:
-            data = quopri.decodestring(text.replace("_", " ").encode("latin-1", "replace"), header=False)
+            return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4))
+        return quopri.decodestring(text.replace("_", " ").encode("latin-1", "replace"), header=False)
     except (binascii.Error, ValueError):
-        return text, f"bad encoded word ({charset})"
-    return decode_bytes(data, charset)
+        return None
 
 
 def decode_header_value(value: str) -> tuple[str, list[str]]:
-    """Unfold and decode one header value; returns (text, repairs)."""
+    """Unfold and decode one header value; returns (text, repairs).
+
+    Adjacent encoded words in one charset are joined as bytes before decoding, as RFC 2047 §6.2
+    intends: Outlook and Exchange split a word wherever the line fills up, also inside a UTF-8
+    character or an ISO-2022-JP escape sequence, so the words cannot be decoded one by one.
+    """
     repairs: list[str] = []
     text, repair = raw_to_str(value)
     if repair:
@@ -54,14 +57,42 @@ def decode_header_value(value: str) -> tuple[str, list[str]]:
     if "=?" not in text:
         return text, repairs
     text = _BETWEEN_WORDS.sub(r"\1\2", text)
+    out: list[str] = []
+    run: bytearray = bytearray()
+    run_charset = ""
+    run_end = -1
+    position = 0
 
-    def replace(match: re.Match[str]) -> str:
-        decoded, word_repair = _decode_word(match.group(1), match.group(2), match.group(3))
-        if word_repair:
-            repairs.append(f"encoded word {word_repair}")
-        return decoded
+    def flush() -> None:
+        nonlocal run, run_charset
+        if run_charset:
+            decoded, word_repair = decode_bytes(bytes(run), run_charset)
+            if word_repair:
+                repairs.append(f"encoded word {word_repair}")
+            out.append(decoded)
+        run, run_charset = bytearray(), ""
 
-    return _ENCODED_WORD.sub(replace, text), repairs
+    for match in _ENCODED_WORD.finditer(text):
+        charset, encoding, payload = match.group(1), match.group(2), match.group(3)
+        data = _word_bytes(encoding, payload)
+        if data is None:
+            flush()
+            out.append(text[position : match.end()])
+            repairs.append(f"encoded word bad encoded word ({charset})")
+            position = run_end = match.end()
+            continue
+        if match.start() != run_end or charset.lower() != run_charset.lower():
+            flush()
+            out.append(text[position : match.start()])
+            run_charset = charset
+        run += data
+        position = run_end = match.end()
+    flush()
+    out.append(text[position:])
+    decoded = "".join(out)
+    if "\n" in decoded or "\r" in decoded or "\t" in decoded:
+        decoded = re.sub(r"[\r\n\t]+", " ", decoded)
+    return decoded.strip(), repairs
 
 
 def _clean_id(token: str) -> str:
