@@ -18,7 +18,13 @@ from typing import Any
 
 from responer_ingest.domain import ParsedMail, parse_mail
 from responer_routing.domain.system_mail import IncomingMail, Verdict, classify
-from responer_threading.domain import InMemoryThreadStore, MailFacts, ThreadingResult, thread_message
+from responer_threading.domain import (
+    InMemoryThreadStore,
+    MailFacts,
+    ThreadingResult,
+    is_automatic,
+    thread_message,
+)
 
 _MBOX_SEPARATOR = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
 # mboxrd quoting: a body line ">From " was written as ">>From "; undo one level.
@@ -149,6 +155,7 @@ def incoming_mail(mail: ParsedMail) -> IncomingMail:
         text=mail.text,
         message_id=mail.message_id,
         report_parts=mail.report_parts,
+        html=mail.html,
     )
 
 
@@ -168,6 +175,7 @@ def mail_facts(mail: ParsedMail, *, tenant: str, mailbox: str, responer_message_
         date=mail.date,
         direction="inbound",
         quoted_message_ids=mail.quoted_message_ids,
+        automatic=is_automatic(mail.headers, mail.part_types),
     )
 
 
@@ -188,7 +196,9 @@ def dry_run(sources: Iterator[Source], *, tenant: str, mailbox: str) -> list[dic
         pending.append((line, result))
     for line, result in pending:
         if result is not None:
-            final = store.final_thread(tenant, result.thread_id)
+            # Where the message is now: later merges, and splits that moved it, included.
+            ref = store.message(tenant, line["message_id"])
+            final = store.final_thread(tenant, ref.thread_id if ref else result.thread_id)
             line["thread"] = str(final.thread_id)
             line["thread_number"] = final.number
     return [line for line, _ in pending]

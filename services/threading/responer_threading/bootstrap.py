@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from responer.threading.v1 import threading_pb2_grpc
 from responer_runtime.bus import Bus
 from responer_runtime.checks import event_store_reachable
 from responer_runtime.consumer import ConsumerRunner, Subscription
@@ -10,6 +11,7 @@ from responer_runtime.relay import Relay
 from responer_runtime.service import Service
 
 from responer_threading.adapters.event_mapping import map_event
+from responer_threading.adapters.grpc_servicer import ThreadingServicer
 from responer_threading.application import ThreadingApplication
 from responer_threading.config import Settings
 from responer_threading.handlers import dispatch
@@ -33,6 +35,10 @@ def build(settings: Settings) -> Service:
     service.add_task(
         "replies",
         ConsumerRunner(bus, "threading", Subscription("outbox", "replies", relay.waking(handle))).run,
+    )
+    servicer = ThreadingServicer(app, relay.wake)
+    service.add_grpc(
+        lambda server: threading_pb2_grpc.add_ThreadingServiceServicer_to_server(servicer, server)
     )
     service.add_readiness("nats", lambda: bus.connected)
     service.add_readiness("postgres", event_store_reachable(app))

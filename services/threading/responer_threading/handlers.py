@@ -6,7 +6,6 @@ MailReceived-shaped payload stored on the thread, so the relay publishes one Mes
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC
@@ -16,13 +15,12 @@ from responer.events.v1 import events_pb2, mail_pb2
 from responer_events import DecodedEvent
 
 from responer_threading.application import ThreadingApplication
-from responer_threading.domain import MailFacts
-
-# One writer at a time: both consumers touch the same per-tenant counter and threads.
-_write_lock = threading.Lock()
+from responer_threading.domain import MailFacts, is_automatic
 
 
-def mail_facts(tenant_id: str, mailbox_id: str, responer_message_id: str, mail: mail_pb2.Mail) -> MailFacts:
+def mail_facts(
+    tenant_id: str, mailbox_id: str, responer_message_id: str, mail: mail_pb2.Mail, mailbox_address: str = ""
+) -> MailFacts:
     sender = getattr(mail, "from")
     return MailFacts(
         tenant_id=tenant_id,
@@ -38,13 +36,15 @@ def mail_facts(tenant_id: str, mailbox_id: str, responer_message_id: str, mail: 
         date=mail.date.ToDatetime(tzinfo=UTC) if mail.HasField("date") else None,
         direction="outbound" if mail.direction == mail_pb2.DIRECTION_OUTBOUND else "inbound",
         quoted_message_ids=tuple(mail.quoted_message_ids),
+        automatic=is_automatic(((h.name, h.value) for h in mail.headers), mail.part_types),
+        mailbox_address=mailbox_address,
     )
 
 
 def attach_received_mail(
     app: ThreadingApplication, event: events_pb2.MailReceived, tracking: Tracking
 ) -> None:
-    facts = mail_facts(event.tenant_id, event.mailbox_id, event.message_id, event.mail)
+    facts = mail_facts(event.tenant_id, event.mailbox_id, event.message_id, event.mail, event.mailbox_address)
     app.thread_message(facts, event.SerializeToString(), tracking=tracking)
 
 
@@ -58,7 +58,7 @@ def attach_sent_reply(app: ThreadingApplication, event: events_pb2.ReplySent, tr
         mail=event.mail,
         received_at=event.sent_at,
     )
-    facts = mail_facts(event.tenant_id, event.mailbox_id, message_id, event.mail)
+    facts = mail_facts(event.tenant_id, event.mailbox_id, message_id, event.mail, event.mailbox_address)
     app.thread_message(facts, as_received.SerializeToString(), tracking=tracking)
 
 
@@ -70,7 +70,7 @@ HANDLERS: dict[type, Callable[[ThreadingApplication, object, Tracking], None]] =
 
 def dispatch(app: ThreadingApplication) -> Callable[[DecodedEvent, Tracking], None]:
     def handle(event: DecodedEvent, tracking: Tracking) -> None:
-        with _write_lock:
+        with app.write_lock:
             if app.already_processed(tracking):
                 return
             handler = HANDLERS.get(type(event.payload))

@@ -1,32 +1,43 @@
 """Which thread a message belongs to: an ordered decision over signals, recording the one that decided.
 
 Order, strongest first:
-1. `own_message_id` - it replies to a message we sent (our Message-ID in References/In-Reply-To);
-   `thread_tag` - `[#1234]` in the subject, accepted only from a participant of that thread, so a
-   stranger who copies a tag (or a spammer guessing numbers) cannot read or hijack a conversation.
+1. `own_message_id` - the newest message it refers to that we know is one we sent, and the sender is a
+   participant or writes from one of the tenant's own domains; `thread_tag` - `[#1234]` in the subject,
+   accepted only from a participant of that thread or the tenant's own domains, so a stranger who copies
+   a tag (or a spammer guessing numbers) cannot read or hijack a conversation.
 2. `quoted_own_message` - a bounce or auto-reply quoting a message we sent (message/rfc822 or
    text/rfc822-headers part): it has no References of its own but is about that message.
 3. `ghost` / `references` / `in_reply_to` / `duplicate_message_id` - ids we have seen, including
    placeholders (ghosts) for ids only ever referenced, so that a reply arriving before its parent
    and the parent arriving later meet in one thread (notmuch's lib/add-message.cc does the same).
-   When the ids point into several threads, the message proves they are one conversation: merge.
+   When the ids point into several threads, the message proves they are one conversation: merge -
+   unless one of them was started apart on purpose (a new topic, a split), which a merge would undo.
+   `new_topic` - a customer who hits Reply on one of our old answers to ask something new (a new
+   subject, no reply prefix) starts a new conversation; Gmail splits threads on the same evidence.
 4. `subject` - the guarded fallback for clients that drop References (some webmail, Outlook on
-   forward): only for mail that looks like a reply, same normalised subject, same customer address,
-   same mailbox, within 14 days. A subject alone never joins two customers' mail.
-5. `new_thread`.
+   forward, out-of-office replies): only for mail that looks like a reply, same normalised subject,
+   same customer address, same mailbox, within the mailbox's window (14 days by default). A subject
+   alone never joins two customers' mail.
+5. `new_thread` - and when the same customer already has an unanswered thread in this mailbox, a merge
+   suggestion on the new one (one action for an agent to accept); never a silent merge.
+
+A reply to a closed thread reopens it, or starts a new thread (`closed_thread`) when the mailbox's
+policy says so.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import timedelta
 from uuid import UUID
 
 from responer_threading.domain.facts import MailFacts
 from responer_threading.domain.ports import SubjectKey, ThreadIndex, ThreadInfo
 from responer_threading.domain.subjects import has_reply_prefix, normalise_subject, thread_tag
 
-SUBJECT_WINDOW = timedelta(days=14)
+# Machine senders write many unrelated "new" mails in a row; suggesting merges of those is noise.
+_MACHINE_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|notifications?)\b", re.I)
+_REFERENCE_SIGNALS = ("own_message_id", "references", "in_reply_to")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,9 @@ class Decision:
     thread_id: UUID | None  # None: start a new thread
     merge_from: tuple[UUID, ...] = ()
     notes: tuple[str, ...] = ()
+    detached: bool = False
+    suggest_merge_into: UUID | None = None
+    split_off: tuple[str, ...] = ()  # Message-IDs that leave `thread_id`'s thread for the new one
 
 
 def linked_ids(facts: MailFacts) -> tuple[str, ...]:
@@ -61,23 +75,109 @@ def resolve(index: ThreadIndex, tenant_id: str, thread_id: UUID) -> ThreadInfo |
     return info
 
 
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].casefold()
+
+
+def trusted_sender(facts: MailFacts, info: ThreadInfo, index: ThreadIndex) -> bool:
+    """A participant of the thread, or someone writing from one of the tenant's own domains."""
+    sender = facts.from_email
+    if not sender:
+        return False
+    if sender in info.participants:
+        return True
+    own = index.policy(facts.tenant_id, facts.mailbox_id).own_domains | index.tenant_domains(facts.tenant_id)
+    return _domain(sender) in own
+
+
 def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
+    decision = _decide(facts, index)
+    if decision.thread_id is None:
+        return decision
+    if facts.direction == "outbound":
+        return _renamed_by_reply(facts, index, decision) or decision
+    info = index.thread(facts.tenant_id, decision.thread_id)
+    if decision.signal in _REFERENCE_SIGNALS and info is not None and _new_topic(facts, info):
+        return Decision(
+            "new_topic",
+            None,
+            notes=(*decision.notes, f"new subject in reply to #{info.number}: a new conversation"),
+            detached=True,
+        )
+    if info is not None and info.status == "closed":
+        if index.policy(facts.tenant_id, facts.mailbox_id).reply_to_closed == "new_thread":
+            return Decision(
+                "closed_thread",
+                None,
+                notes=(*decision.notes, f"#{info.number} is closed; the mailbox starts a new thread"),
+                detached=True,
+            )
+    return decision
+
+
+def _renamed_by_reply(facts: MailFacts, index: ThreadIndex, decision: Decision) -> Decision | None:
+    """Our reply names another matter than the customer message it answers: the agent saw a new topic.
+
+    Customers start new matters by hitting Reply on an old answer of ours and keeping its subject
+    ("Re: Price list" about a broken invoice); only the agent's answer, under a subject of its own,
+    shows it. That answer and the customer message it answers become a new thread (a split, undoable
+    like any other); the rest stays where it was.
+    """
+    if decision.signal not in _REFERENCE_SIGNALS or not facts.in_reply_to:
+        return None
+    parent_id = facts.in_reply_to[0]
+    parent = index.message(facts.tenant_id, parent_id)
+    info = index.thread(facts.tenant_id, decision.thread_id) if decision.thread_id else None
+    if parent is None or parent.ghost or parent.outgoing or info is None or not info.has_outgoing:
+        return None
+    ours, theirs = normalise_subject(facts.subject), normalise_subject(parent.subject)
+    if not ours or ours == theirs or ours == normalise_subject(info.subject):
+        return None
+    if resolve(index, facts.tenant_id, parent.thread_id) != info:
+        return None
+    return Decision(
+        "renamed_by_reply",
+        decision.thread_id,
+        notes=(f"our reply names a new matter {ours!r}: split from #{info.number}",),
+        detached=True,
+        split_off=(parent_id,),
+    )
+
+
+def _new_topic(facts: MailFacts, info: ThreadInfo) -> bool:
+    # Only where we answered: on a mailing list (no answer of ours) people change subjects mid-thread
+    # and the headers are the truth; a customer replying to our old answer with a fresh subject and
+    # no "Re:" is asking something new.
+    if facts.automatic or not info.has_outgoing or has_reply_prefix(facts.subject):
+        return False
+    subject = normalise_subject(facts.subject)
+    return bool(subject) and subject != normalise_subject(info.subject)
+
+
+def _decide(facts: MailFacts, index: ThreadIndex) -> Decision:
     tenant = facts.tenant_id
     linked = linked_ids(facts)
     notes: list[str] = []
 
+    # The newest id we know decides: a customer answering the new-topic thread also quotes the old
+    # conversation's ids further back in References.
     for mid in linked:
         ref = index.message(tenant, mid)
-        if ref and ref.outgoing and not ref.ghost:
+        if ref is None or ref.ghost:
+            continue
+        if ref.outgoing:
             info = resolve(index, tenant, ref.thread_id)
-            if info:
+            if info and trusted_sender(facts, info, index):
                 return Decision("own_message_id", info.thread_id, notes=(f"replies to our {mid}",))
+            if info:
+                notes.append(f"replies to our {mid} from a non-participant")
+        break
 
     tag = thread_tag(facts.subject)
     if tag is not None:
         tagged = index.thread_by_number(tenant, tag)
         info = resolve(index, tenant, tagged.thread_id) if tagged else None
-        if info and facts.from_email and facts.from_email in info.participants:
+        if info and trusted_sender(facts, info, index):
             return Decision("thread_tag", info.thread_id, notes=(f"tag #{tag}",))
         notes.append(
             f"tag #{tag} ignored: " + ("no such thread" if info is None else "sender not a participant")
@@ -105,18 +205,24 @@ def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
             found.append((info, "references" if mid in facts.references else "in_reply_to"))
     if found:
         threads = {info.thread_id: info for info, _ in found}
-        # The oldest thread survives a merge, so repeated merges converge on one stable number.
-        target = min(threads.values(), key=lambda t: t.number)
-        others = tuple(t for t in threads if t != target.thread_id)
+        if any(t.detached for t in threads.values()):
+            # Kept apart on purpose: the newest link decides, nothing is merged back.
+            target = found[0][0]
+            others: tuple[UUID, ...] = ()
+        else:
+            # The oldest thread survives a merge, so repeated merges converge on one stable number.
+            target = min(threads.values(), key=lambda t: t.number)
+            others = tuple(t for t in threads if t != target.thread_id)
         if others:
             notes.append(f"links {len(threads)} threads")
         return Decision(found[0][1], target.thread_id, merge_from=others, notes=tuple(notes))
 
+    policy = index.policy(tenant, facts.mailbox_id)
     prefixed = has_reply_prefix(facts.subject)
-    if prefixed or linked:
-        key = subject_key(facts)
-        hit = index.subject_thread(key) if key else None
-        if key and hit and facts.date is not None and abs(facts.date - hit[1]) <= SUBJECT_WINDOW:
+    key = subject_key(facts)
+    if (prefixed or linked) and key is not None:
+        hit = index.subject_thread(key)
+        if hit and facts.date is not None and abs(facts.date - hit[1]) <= policy.subject_window:
             info = resolve(index, tenant, hit[0])
             # Unknown References without a reply prefix are a reply to *something*; the usual
             # something is our own reply whose Message-ID the sending provider rewrote
@@ -126,4 +232,32 @@ def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
             if info and (prefixed or info.has_outgoing):
                 return Decision("subject", info.thread_id, notes=(*notes, f"subject {key.subject!r}"))
 
-    return Decision("new_thread", None, notes=tuple(notes))
+    suggestion = _earlier_unanswered(facts, index)
+    if suggestion is not None:
+        notes.append(f"the same customer's #{suggestion.number} is still unanswered: merge suggested")
+    return Decision(
+        "new_thread",
+        None,
+        notes=tuple(notes),
+        suggest_merge_into=suggestion.thread_id if suggestion else None,
+    )
+
+
+def _earlier_unanswered(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:
+    customer = facts.customer
+    if facts.direction == "outbound" or facts.automatic or not customer or _MACHINE_SENDER.match(customer):
+        return None
+    key = subject_key(facts)
+    hit = index.customer_thread(facts.tenant_id, facts.mailbox_id, customer)
+    if hit is None or facts.date is None:
+        return None
+    if abs(facts.date - hit[1]) > index.policy(facts.tenant_id, facts.mailbox_id).subject_window:
+        return None
+    info = resolve(index, facts.tenant_id, hit[0])
+    if info is None or info.has_outgoing or info.status == "closed":
+        return None
+    # The same matter written again: the same subject (after normalising). Different subjects in a
+    # row are as often different matters; an agent merges those by hand.
+    if key is None or normalise_subject(info.subject) != key.subject:
+        return None
+    return info

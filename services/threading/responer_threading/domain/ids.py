@@ -32,3 +32,19 @@ def subject_key_id(tenant_id: str, mailbox_id: str, customer: str, subject: str)
 
 def threaded_message_id(tenant_id: str, responer_message_id: UUID) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"threaded:{responer_message_id}")
+
+
+def customer_key_id(tenant_id: str, mailbox_id: str, customer: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), f"customer:{mailbox_id}\x00{customer}")
+
+
+def policy_id(tenant_id: str, mailbox_id: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), f"policy:{mailbox_id}")
+
+
+def tenant_domains_id(tenant_id: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), "domains")
+
+
+def operation_id(tenant_id: str, kind: str, op_id: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), f"{kind}:{op_id}")

@@ -1,4 +1,4 @@
-"""The in-memory ThreadStore: for the dry-run import and unit tests (one process, no persistence)."""
+"""The in-memory ThreadStore: for the dry-run import, unit tests and benchmarks (one process, no persistence)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from uuid import UUID
 from responer_threading.domain.decision import resolve
 from responer_threading.domain.facts import MailFacts, ThreadingResult
 from responer_threading.domain.ids import FIRST_THREAD_NUMBER, thread_id
-from responer_threading.domain.ports import MessageRef, SubjectKey, ThreadInfo
+from responer_threading.domain.ports import MailboxPolicy, MessageRef, SubjectKey, ThreadInfo
 
 
 @dataclass
@@ -18,9 +18,13 @@ class InMemoryThreadStore:
     numbers: dict[tuple[str, int], UUID] = field(default_factory=dict)
     messages: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
     subjects: dict[SubjectKey, tuple[UUID, datetime]] = field(default_factory=dict)
+    customers: dict[tuple[str, str, str], tuple[UUID, datetime]] = field(default_factory=dict)
     results: dict[tuple[str, UUID], ThreadingResult] = field(default_factory=dict)
     last_number: dict[str, int] = field(default_factory=dict)
     attached: dict[UUID, list[tuple[UUID, str]]] = field(default_factory=dict)
+    policies: dict[tuple[str, str], MailboxPolicy] = field(default_factory=dict)
+    domains: dict[str, frozenset[str]] = field(default_factory=dict)
+    suggestions: dict[UUID, UUID] = field(default_factory=dict)  # new thread -> suggested target
 
     def message(self, tenant_id: str, message_id: str) -> MessageRef | None:
         return self.messages.get((tenant_id, message_id))
@@ -35,13 +39,26 @@ class InMemoryThreadStore:
     def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None:
         return self.subjects.get(key)
 
+    def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
+        return self.customers.get((tenant_id, mailbox_id, customer))
+
+    def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
+        return self.policies.get((tenant_id, mailbox_id)) or MailboxPolicy()
+
+    def tenant_domains(self, tenant_id: str) -> frozenset[str]:
+        return self.domains.get(tenant_id, frozenset())
+
     def already_threaded(self, tenant_id: str, responer_message_id: UUID) -> ThreadingResult | None:
         return self.results.get((tenant_id, responer_message_id))
 
-    def start_thread(self, facts: MailFacts) -> ThreadInfo:
+    def start_thread(
+        self, facts: MailFacts, *, signal: str = "new_thread", detached: bool = False
+    ) -> ThreadInfo:
         number = self.last_number.get(facts.tenant_id, FIRST_THREAD_NUMBER - 1) + 1
         self.last_number[facts.tenant_id] = number
-        info = ThreadInfo(thread_id(facts.tenant_id, number), number, facts.subject, frozenset())
+        info = ThreadInfo(
+            thread_id(facts.tenant_id, number), number, facts.subject, frozenset(), detached=detached
+        )
         self.threads[(facts.tenant_id, info.thread_id)] = info
         self.numbers[(facts.tenant_id, number)] = info.thread_id
         return info
@@ -56,10 +73,20 @@ class InMemoryThreadStore:
         )
         self.attached.setdefault(thread_id, []).append((facts.responer_message_id, signal))
 
-    def see_message_id(self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool) -> None:
+    def see_message_id(
+        self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool, subject: str = ""
+    ) -> None:
         existing = self.messages.get((tenant_id, message_id))
         if existing is None or existing.ghost:
-            self.messages[(tenant_id, message_id)] = MessageRef(thread_id, ghost=False, outgoing=outgoing)
+            self.messages[(tenant_id, message_id)] = MessageRef(thread_id, False, outgoing, subject)
+
+    def move_messages(self, tenant_id: str, message_ids: tuple[str, ...], source: UUID, target: UUID) -> None:
+        for mid in message_ids:
+            ref = self.messages.get((tenant_id, mid))
+            if ref is not None:
+                self.messages[(tenant_id, mid)] = replace(ref, thread_id=target)
+        src, dst = self.threads[(tenant_id, source)], self.threads[(tenant_id, target)]
+        self.threads[(tenant_id, target)] = replace(dst, participants=dst.participants | src.participants)
 
     def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None:
         self.messages.setdefault((tenant_id, message_id), MessageRef(thread_id, ghost=True, outgoing=False))
@@ -68,12 +95,37 @@ class InMemoryThreadStore:
         src = self.threads[(tenant_id, source)]
         dst = self.threads[(tenant_id, target)]
         self.threads[(tenant_id, source)] = replace(src, merged_into=target)
-        self.threads[(tenant_id, target)] = replace(dst, participants=dst.participants | src.participants)
+        self.threads[(tenant_id, target)] = replace(
+            dst,
+            participants=dst.participants | src.participants,
+            has_outgoing=dst.has_outgoing or src.has_outgoing,
+        )
 
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None:
         current = self.subjects.get(key)
         if current is None or current[0] != thread_id or at > current[1]:
             self.subjects[key] = (thread_id, at)
+
+    def touch_customer(
+        self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
+    ) -> None:
+        current = self.customers.get((tenant_id, mailbox_id, customer))
+        if current is None or at >= current[1]:
+            self.customers[(tenant_id, mailbox_id, customer)] = (thread_id, at)
+
+    def learn_domain(self, tenant_id: str, domain: str) -> None:
+        known = self.domains.get(tenant_id, frozenset())
+        if domain and domain not in known:
+            self.domains[tenant_id] = known | {domain}
+
+    def reopen(self, tenant_id: str, thread_id: UUID, message_id: str, at: datetime | None) -> None:
+        self.threads[(tenant_id, thread_id)] = replace(self.threads[(tenant_id, thread_id)], status="open")
+
+    def set_status(self, tenant_id: str, thread_id: UUID, status: str) -> None:
+        self.threads[(tenant_id, thread_id)] = replace(self.threads[(tenant_id, thread_id)], status=status)
+
+    def suggest_merge(self, tenant_id: str, thread_id: UUID, into: UUID, reason: str) -> None:
+        self.suggestions[thread_id] = into
 
     def remember(self, tenant_id: str, responer_message_id: UUID, result: ThreadingResult) -> None:
         self.results[(tenant_id, responer_message_id)] = result

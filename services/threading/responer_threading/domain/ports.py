@@ -1,17 +1,21 @@
 """The port threading decides over: lookups by deterministic keys only, plus the writes it makes.
 
-Two adapters implement it: `InMemoryThreadStore` (dry-run import, unit tests) and
+Two adapters implement it: `InMemoryThreadStore` (dry-run import, unit tests, benchmarks) and
 `RepositoryThreadStore` (the eventsourcing application, one aggregate per key).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 from responer_threading.domain.facts import MailFacts, ThreadingResult
+
+DEFAULT_SUBJECT_WINDOW = timedelta(days=14)
+REPLY_TO_CLOSED = ("reopen", "new_thread")
+STATUSES = ("open", "pending", "closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,7 @@ class MessageRef:
     thread_id: UUID
     ghost: bool
     outgoing: bool
+    subject: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,10 @@ class ThreadInfo:
     participants: frozenset[str]
     merged_into: UUID | None = None
     has_outgoing: bool = False
+    status: str = "open"
+    # Started on purpose apart from the conversation its headers point into (a new topic written
+    # as a reply, a split): References must not silently merge it back.
+    detached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,13 @@ class SubjectKey:
     mailbox_id: str
     customer: str
     subject: str  # normalised
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxPolicy:
+    subject_window: timedelta = DEFAULT_SUBJECT_WINDOW
+    reply_to_closed: str = "reopen"  # reopen | new_thread
+    own_domains: frozenset[str] = frozenset()
 
 
 class ThreadIndex(Protocol):
@@ -50,20 +66,44 @@ class ThreadIndex(Protocol):
 
     def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None: ...
 
+    def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
+        """The latest thread this customer started in this mailbox, and when."""
+        ...
+
+    def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy: ...
+
+    def tenant_domains(self, tenant_id: str) -> frozenset[str]: ...
+
 
 class ThreadStore(ThreadIndex, Protocol):
     def already_threaded(self, tenant_id: str, responer_message_id: UUID) -> ThreadingResult | None: ...
 
-    def start_thread(self, facts: MailFacts) -> ThreadInfo: ...
+    def start_thread(self, facts: MailFacts, *, signal: str, detached: bool) -> ThreadInfo: ...
 
     def attach(self, thread_id: UUID, facts: MailFacts, signal: str, payload: bytes) -> None: ...
 
-    def see_message_id(self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool) -> None: ...
+    def see_message_id(
+        self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool, subject: str = ""
+    ) -> None: ...
 
     def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None: ...
 
     def merge(self, tenant_id: str, source: UUID, target: UUID) -> None: ...
 
+    def move_messages(self, tenant_id: str, message_ids: tuple[str, ...], source: UUID, target: UUID) -> None:
+        """Split: these messages (by Message-ID) leave `source` for `target`."""
+        ...
+
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None: ...
+
+    def touch_customer(
+        self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
+    ) -> None: ...
+
+    def learn_domain(self, tenant_id: str, domain: str) -> None: ...
+
+    def reopen(self, tenant_id: str, thread_id: UUID, message_id: str, at: datetime | None) -> None: ...
+
+    def suggest_merge(self, tenant_id: str, thread_id: UUID, into: UUID, reason: str) -> None: ...
 
     def remember(self, tenant_id: str, responer_message_id: UUID, result: ThreadingResult) -> None: ...

@@ -15,9 +15,12 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
         return prior
 
     decision = decide(facts, store)
-    new_thread = decision.thread_id is None
-    if decision.thread_id is None:
-        info = store.start_thread(facts)
+    new_thread = decision.thread_id is None or bool(decision.split_off)
+    if decision.split_off and decision.thread_id is not None:
+        info = store.start_thread(facts, signal=decision.signal, detached=True)
+        store.move_messages(tenant, decision.split_off, decision.thread_id, info.thread_id)
+    elif decision.thread_id is None:
+        info = store.start_thread(facts, signal=decision.signal, detached=decision.detached)
     else:
         found = store.thread(tenant, decision.thread_id)
         assert found is not None, "decide() returns only threads the index knows"
@@ -26,13 +29,24 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
         store.merge(tenant, source, info.thread_id)
 
     store.attach(info.thread_id, facts, decision.signal, payload)
-    store.see_message_id(tenant, facts.message_id, info.thread_id, facts.direction == "outbound")
+    if facts.direction == "inbound" and info.status != "open" and not new_thread:
+        store.reopen(tenant, info.thread_id, facts.message_id, facts.date)
+    store.see_message_id(
+        tenant, facts.message_id, info.thread_id, facts.direction == "outbound", facts.subject
+    )
     for mid in linked_ids(facts):
         if store.message(tenant, mid) is None:
             store.add_ghost(tenant, mid, info.thread_id)
-    key = subject_key(facts)
-    if key is not None and facts.date is not None:
-        store.touch_subject(key, info.thread_id, facts.date)
+    if facts.date is not None:
+        key = subject_key(facts)
+        if key is not None:
+            store.touch_subject(key, info.thread_id, facts.date)
+        if new_thread and facts.direction == "inbound" and facts.customer:
+            store.touch_customer(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
+    if facts.mailbox_address:
+        store.learn_domain(tenant, facts.mailbox_address.rpartition("@")[2].casefold())
+    if decision.suggest_merge_into is not None:
+        store.suggest_merge(tenant, info.thread_id, decision.suggest_merge_into, "; ".join(decision.notes))
 
     result = ThreadingResult(
         thread_id=info.thread_id,
@@ -41,6 +55,8 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
         new_thread=new_thread,
         merged_thread_ids=decision.merge_from,
         thread_subject=info.subject,
+        detail="; ".join(decision.notes),
+        merge_suggested_into=decision.suggest_merge_into,
     )
     store.remember(tenant, facts.responer_message_id, result)
     return result

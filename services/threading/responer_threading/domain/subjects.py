@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import re
 
-# Reply/forward prefixes in the languages our customers write in (en, pl, de, nordic, fr, es).
+# Reply/forward prefixes in the languages our customers write in (en, pl, de, nordic, fr, es, it), and
+# the prefixes automatic replies put before the subject they answer ("Automatic reply: Re: Order 12"):
+# an out-of-office that dropped the headers is still a reply to that conversation.
 _PREFIX = re.compile(
-    r"^\s*(re|fw|fwd|odp|pd|aw|wg|sv|vs|tr|rv|enc|antw|ynt)\s*(\[\d+\]|\(\d+\))?\s*:\s*", re.IGNORECASE
+    r"^\s*(re|fw|fwd|odp|pd|aw|wg|sv|vs|tr|rv|enc|antw|ynt|r"
+    r"|auto|autoreply|auto-reply|automatic reply|automatische antwort|abwesenheitsnotiz|autosvar"
+    r"|out of office(?: autoreply)?|odpowied[zź] automatyczna|automatyczna odpowied[zź]|r[ée]ponse automatique"
+    r"|respuesta autom[aá]tica|risposta automatica)"
+    r"\s*(\[\d+\]|\(\d+\))?\s*:\s*",
+    re.IGNORECASE,
 )
 _TAG = re.compile(r"\[#(\d{1,12})\]")
 _LIST_TAG = re.compile(r"^\s*\[[^\]#]{1,40}\]\s*")
@@ -19,7 +26,7 @@ def thread_tag(subject: str) -> int | None:
 
 
 def has_reply_prefix(subject: str) -> bool:
-    return bool(_PREFIX.match(_LIST_TAG.sub("", subject)))
+    return bool(_PREFIX.match(_LIST_TAG.sub("", _TAG.sub(" ", subject))))
 
 
 def normalise_subject(subject: str) -> str:

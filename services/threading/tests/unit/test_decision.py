@@ -96,7 +96,7 @@ def test_our_outgoing_message_id_wins(store):
         subject="Re: Order 12 [#1000]",
     )
     assert thread_message(ours, store).thread_id == a.thread_id
-    reply = thread_message(facts("r@x", refs=["zz@x", "ours@responer"], subject="totally new"), store)
+    reply = thread_message(facts("r@x", refs=["zz@x", "ours@responer"], subject="Re: Order 12"), store)
     assert (reply.thread_id, reply.signal) == (a.thread_id, "own_message_id")
 
 
