@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from responer_routing.domain.system_mail.evidence import is_reply_or_forward
+from responer_routing.domain.system_mail.evidence import is_reply_or_forward, own_words
 from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
 from responer_routing.domain.system_mail.verdict import Verdict
 
@@ -23,6 +23,47 @@ _OUT_OF_OFFICE = re.compile(
 
 
 _LEADING_TAGS = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
+
+# An autoresponder without headers says only in words what it is. It takes all three: a first-person
+# absence with a return date, a deferral or redirect ("I will reply when I return", "limited access
+# to e-mail", "in urgent matters"), and no question. A customer writing "I am on vacation, please
+# deliver later" states an absence but defers nothing, and asks.
+_ABSENCE = re.compile(
+    r"\b(i am|i'm|i will be|i'll be|i shall be)\s+(currently\s+|now\s+)?"
+    r"(out of (the )?office|on (annual |parental |maternity |paternity |sick )?(holidays?|vacation|leave)|"
+    r"away( from (the|my) (office|desk))?|absent|not in the office|out of the country)|"
+    r"\b(jestem|będę|przebywam)\s+(obecnie\s+|teraz\s+|aktualnie\s+)?"
+    r"(na urlopie|poza biurem|nieobecn[aey]|na zwolnieniu( lekarskim)?|w delegacji|w podróży służbowej|poza firmą)",
+    re.I,
+)
+_RETURN_DATE = re.compile(
+    r"\b(until|till|through|back (on|in|at)|return(ing)? (on|in)|returning|from|do|od|dnia|wracam|wrócę)\b"
+    r"[^.\n]{0,25}?(\d{1,2}[./-]\d{1,2}|\d{1,2}(st|nd|rd|th)?\s+[a-zA-Zęóąśłżźćń]{3,}|"
+    r"(mon|tues|wednes|thurs|fri|satur|sun)day|poniedziałk|wtork|środ|czwart|piąt|sobot|niedziel|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{1,2})",
+    re.I,
+)
+_DEFERRAL = re.compile(
+    r"limited (access to (my )?e-?mails?|e-?mail access)|no access to (my )?e-?mails?|"
+    r"\b(will|shall|'ll) (reply|respond|answer|get back to you|be in touch|read)|"
+    r"\b(upon|on|after) my return|when i (return|am back|get back)|"
+    r"\b(in|for) (urgent|pressing) (matters|cases|issues|enquiries|inquiries)|for anything urgent|"
+    r"ograniczony dost[eę]p|(nie mam|brak) dost[eę]pu do (poczty|e-?maila)|odpowiem|odpiszę|"
+    r"po (moim )?powrocie|w (pilnych|pilnej|nagłych|nagłej) (sprawach|sprawie)",
+    re.I,
+)
+
+
+def _absence_notice(mail: IncomingMail) -> str | None:
+    words = " ".join(own_words(mail.text).split())  # wrapped lines: "W pilnych\nsprawach"
+    if len(words) > 1200 or "?" in words:
+        return None
+    absence = _ABSENCE.search(words)
+    if absence is None or _DEFERRAL.search(words) is None:
+        return None
+    if _RETURN_DATE.search(words[absence.start() : absence.end() + 120]) is None:
+        return None
+    return absence.group(0)
 
 
 def detect_auto_reply(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
@@ -52,4 +93,8 @@ def detect_auto_reply(mail: IncomingMail, policy: SortingPolicy) -> Verdict | No
         return Verdict.system_mail("auto_reply", f"out-of-office subject {mail.subject!r}")
     if re.match(r"^\s*(auto|autoreply|automatic reply)\s*:", subject, re.I):
         return Verdict.system_mail("auto_reply", f"auto-reply subject prefix {mail.subject!r}")
+    if not re.match(r"^\s*(fw|fwd|wg|pd|tr|rv|enc)\s*:", subject, re.I):
+        notice = _absence_notice(mail)
+        if notice:
+            return Verdict.system_mail("auto_reply", f"out-of-office notice in the text ({notice!r})")
     return None

@@ -61,13 +61,39 @@ _BOUNCE_TEXT = re.compile(
     r"was not delivered|message (was )?rejected|nie (został[ao]?|można).{0,40}dostarcz",
     re.I,
 )
+# A mailing-list manager refusing a post (not a member, moderated, too big) is a bounce in prose.
+_LIST_MANAGER_HEADERS = (
+    "X-MLServer",
+    "X-ML-Name",
+    "X-ML-Info",
+    "Mailing-List",
+    "X-Mailman-Version",
+    "List-Subscribe",
+    "List-Help",
+    "List-Owner",
+    "X-Listprocessor-Version",
+    "X-Listserver",
+)
+_LIST_ADMIN = re.compile(
+    r"[-_.](admin|owner|request|bounces?|ctl|approval)$|^(mailman|majordomo|listserv|ezmlm|fml|sympa|listmaster)\b",
+    re.I,
+)
+_LIST_REJECTION = re.compile(
+    r"\bnot (a )?(member|subscriber)|non-?member|not (allowed|authori[sz]ed|permitted) to post|"
+    r"only (list )?(members|subscribers) (may|can) post|posting (is )?(restricted|not allowed)|"
+    r"(message|post(ing)?|submission)\b.{0,80}\b(was|has been|is) (rejected|refused|denied|discarded)|"
+    r"rejected by the (list|moderator)",
+    re.I | re.S,
+)
 _ATTACHED_ORIGINAL = frozenset({"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"})
 
 
 def _recipients(dsn: str) -> list[dict[str, str]]:
     """Per-recipient field blocks of a delivery-status body (the first block is per-message)."""
     blocks = []
-    for block in re.split(r"\n\s*\n", dsn):
+    # Unfold continuation lines first: a Diagnostic-Code often wraps, and its detail is on line two.
+    unfolded = re.sub(r"\r?\n[ \t]+(?=\S)", " ", dsn.replace("\r\n", "\n"))
+    for block in re.split(r"\n\s*\n", unfolded):
         fields = {k.lower(): v.strip() for k, v in _FIELD.findall(block)}
         if "final-recipient" in fields or "action" in fields or "original-recipient" in fields:
             blocks.append(fields)
@@ -79,7 +105,7 @@ def _address(value: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def _from_dsn(dsn: str) -> Verdict | None:
+def _from_dsn(dsn: str, prose: str = "") -> Verdict | None:
     recipients = _recipients(dsn)
     if not recipients:
         return None
@@ -95,25 +121,33 @@ def _from_dsn(dsn: str) -> Verdict | None:
     failed = next(
         (r for r in recipients if r.get("action", "").lower() not in _SUCCESS_ACTIONS), recipients[0]
     )
+    recipient = _address(failed.get("final-recipient") or failed.get("original-recipient", ""))
     return Verdict.system_mail(
         "bounce",
         f"delivery-status report, action {failed.get('action', 'unknown').lower() or 'unknown'}",
-        recipient=_address(failed.get("final-recipient") or failed.get("original-recipient", "")),
-        status=_specific_status(failed.get("status", ""), failed.get("diagnostic-code", "")),
+        recipient=recipient,
+        status=_specific_status(
+            failed.get("status", ""), failed.get("diagnostic-code", ""), prose, recipient
+        ),
     )
 
 
-def _specific_status(status: str, diagnostic: str) -> str | None:
-    """MTAs often put a generic x.0.0 in Status and the real enhanced code in Diagnostic-Code."""
+def _specific_status(
+    status: str, diagnostic: str, prose: str = "", recipient: str | None = None
+) -> str | None:
+    """MTAs often put a generic x.0.0 in Status and the real enhanced code in Diagnostic-Code, or
+    only in the human-readable part next to the recipient: prefer a specific code of the same class.
+    A Diagnostic-Code that itself says x.0.0 is the remote server's word and stands."""
     declared = _STATUS.search(status)
-    detailed = _STATUS.search(diagnostic)
-    if (
-        declared
-        and declared.group(1).endswith(".0.0")
-        and detailed
-        and detailed.group(1)[0] == declared.group(1)[0]
-    ):
-        return detailed.group(1)
+    if declared and declared.group(1).endswith(".0.0"):
+        klass = declared.group(1)[0]
+        codes = [m.group(1) for m in _STATUS.finditer(diagnostic)]
+        if not codes and recipient:
+            lines = (line for line in prose[:6000].splitlines() if recipient in line.lower())
+            codes = [m.group(1) for line in lines for m in _STATUS.finditer(line)]
+        specific = [c for c in codes if c[0] == klass and not c.endswith(".0.0")]
+        if specific and (not codes or not codes[0].endswith(".0.0")):
+            return specific[0]
     if declared:
         return declared.group(1)
     return _status(diagnostic)
@@ -146,11 +180,19 @@ def _automated_sender(mail: IncomingMail) -> bool:
     return not submitted.startswith("no") or any(w in local for w in ("noreply", "no-reply", "daemon"))
 
 
+def _list_manager_rejection(mail: IncomingMail) -> bool:
+    if not _LIST_ADMIN.search(local_part(mail.from_email)):
+        return False
+    if not any(mail.has_header(name) for name in _LIST_MANAGER_HEADERS):
+        return False
+    return bool(_LIST_REJECTION.search(mail.subject) or _LIST_REJECTION.search(mail.text[:1500]))
+
+
 def detect_delivery_report(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
     report_type = content_type_param(mail, "report-type")
     dsn = mail.report("message/delivery-status", "message/global-delivery-status")
     if dsn is not None:
-        verdict = _from_dsn(dsn)
+        verdict = _from_dsn(dsn, mail.text)
         if verdict is not None:
             return verdict
     if report_type == "disposition-notification" or mail.report(
@@ -178,6 +220,9 @@ def detect_delivery_report(mail: IncomingMail, policy: SortingPolicy) -> Verdict
         and _BOUNCE_TEXT.search(mail.text[:5000])
     ):
         evidence.append("bounce wording with the original message attached")
+    if not evidence and not human_quote and _list_manager_rejection(mail):
+        evidence.append(f"mailing-list manager {mail.from_email} refused the post")
+        bounce_subject = True
     if not evidence:
         return None
     if not bounce_subject and evidence == ["empty Return-Path"]:

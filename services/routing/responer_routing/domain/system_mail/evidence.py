@@ -36,3 +36,23 @@ def is_reply_or_forward(subject: str) -> bool:
 def return_path_is_empty(mail: IncomingMail) -> bool:
     value = mail.header("Return-Path")
     return value is not None and value.strip() in ("<>", "")
+
+
+# Where the quoted earlier message starts in a reply: "> " lines or an attribution line.
+_QUOTE_START = re.compile(
+    r"^\s*>|^.{0,120}\b(wrote|napisa[łl]\(a\)|napisa[łl]a?|schrieb|a écrit)\s*:\s*$|"
+    r"^-{2,}\s*(original message|oryginalna wiadomo|wiadomo[sś][cć] oryginalna|forwarded message)|^(from|od):\s",
+    re.I | re.M,
+)
+
+
+def own_words(text: str) -> str:
+    """The sender's own text: everything before the quoted message, if there is one."""
+    match = _QUOTE_START.search(text)
+    return text[: match.start()] if match else text
+
+
+def in_reply_chain(mail: IncomingMail) -> bool:
+    """A reply by its headers and its subject: someone answering a message, not a fresh broadcast."""
+    threaded = mail.has_header("In-Reply-To") or mail.has_header("References")
+    return threaded and is_reply_or_forward(mail.subject)

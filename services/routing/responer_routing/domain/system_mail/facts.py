@@ -17,6 +17,8 @@ class IncomingMail:
     # (content type, text) of machine-readable report parts: message/delivery-status,
     # message/feedback-report, text/rfc822-headers.
     report_parts: tuple[tuple[str, str], ...] = ()
+    # The HTML body, if any: machine templates (role="presentation" tables, tracking pixels) show there.
+    html: str = ""
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

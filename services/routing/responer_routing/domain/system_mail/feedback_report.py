@@ -13,6 +13,10 @@ _FEEDBACK_TYPE = re.compile(r"^Feedback-Type:\s*([\w-]+)", re.I | re.M)
 
 
 def detect_feedback_report(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
+    # Apple Mail's one-tap unsubscribe sends a generated opt-out to the List-Unsubscribe address;
+    # it also says Auto-Submitted: auto-replied, but it is a recipient's feedback, not an auto-reply.
+    if (mail.header("X-Apple-Unsubscribe") or "").strip().lower() == "true":
+        return Verdict.system_mail("feedback_report", "opt-out request (X-Apple-Unsubscribe)")
     report = mail.report("message/feedback-report")
     if report is None and content_type_param(mail, "report-type") != "feedback-report":
         # Microsoft's pre-ARF junk-mail reporting (JMRP): the complained-about message attached.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
+from responer_routing.domain.system_mail.noreply import no_reply_sender, notification_hints
 from responer_routing.domain.system_mail.verdict import Verdict
 
 _LIST_ID = re.compile(r"<([^<>]+)>")
@@ -27,14 +28,21 @@ def _own_list(mail: IncomingMail, policy: SortingPolicy) -> bool:
 
 
 def detect_list_or_bulk(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
-    precedence = (mail.header("Precedence") or "").strip().lower()
-    if precedence in ("bulk", "list", "junk"):
-        if not _own_list(mail, policy):
-            return Verdict.system_mail("newsletter", f"Precedence: {precedence}")
+    if _own_list(mail, policy):
+        return None
     for name in ("List-Id", "List-Unsubscribe"):
         value = mail.header(name)
-        if value is not None and value.strip() and not _own_list(mail, policy):
+        if value is not None and value.strip():
             return Verdict.system_mail("newsletter", f"{name}: {value.strip()[:120]}")
+    precedence = (mail.header("Precedence") or "").strip().lower()
+    if precedence == "list":
+        return Verdict.system_mail("newsletter", f"Precedence: {precedence}")
+    if precedence in ("bulk", "junk"):
+        # Bulk without list headers from a no-reply or otherwise automated sender is transactional
+        # (payment confirmations, shipping updates); otherwise an old-style list or mass mailing.
+        if no_reply_sender(mail) or notification_hints(mail):
+            return Verdict.system_mail("notification", f"Precedence: {precedence} from a notification sender")
+        return Verdict.system_mail("newsletter", f"Precedence: {precedence}")
     if mail.has_header("X-Campaign") or mail.has_header("X-Mailchimp-Campaign"):  # some ESPs omit List-*
         return Verdict.system_mail("newsletter", "campaign header")
     return None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from responer_routing.domain.system_mail.auto_reply import detect_auto_reply
 from responer_routing.domain.system_mail.delivery_report import detect_delivery_report
+from responer_routing.domain.system_mail.esp_event import detect_esp_event
 from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
 from responer_routing.domain.system_mail.feedback_report import detect_feedback_report
 from responer_routing.domain.system_mail.list_bulk import detect_list_or_bulk
@@ -17,6 +18,8 @@ Filter = Callable[[IncomingMail, SortingPolicy], Verdict | None]
 
 FILTERS: tuple[tuple[str, Filter], ...] = (
     ("loop", detect_loop),
+    # Provider events (SES via SNS) come from a no-reply sender; their JSON says what they are.
+    ("esp_event", detect_esp_event),
     # Before delivery reports: ARF is also multipart/report, and its senders look like daemons.
     ("feedback_report", detect_feedback_report),
     ("delivery_report", detect_delivery_report),
