@@ -400,7 +400,7 @@ def _tnef(data: bytes, walk: _Walk) -> bool:
         walk.defects.append(f"UnreadableTnef:{exc}")
         return False
     if not content.files and not content.text and not content.html:
-        walk.defects.append("UnreadableTnef:empty")
+        walk.defects.append("TnefWithoutFilesOrBody")
         return False
     for name, payload in content.files:
         ctype = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
