@@ -6,6 +6,8 @@ import logging
 
 import grpc
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 log = logging.getLogger(__name__)
@@ -41,5 +43,13 @@ async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """pydantic's errors without their `input`: a rejected body may hold a password or a token."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in e.items() if k not in ("input", "ctx", "url")} for e in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -101,6 +101,7 @@ class QuarantinedMail(Aggregate):
         uid: int,
         raw_sha256: str,
         reason: str,
+        id: uuid.UUID,  # noqa: A002 - eventsourcing takes the aggregate id by this name
         source: str = "",
         raw_size: int = 0,
     ) -> None:
