@@ -28,6 +28,9 @@ from responer_runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DecodedEvent, Tracking], None]
+# Optional: the events of one fetch, in stream order, applied together (e.g. in one transaction). If it
+# raises, it must have changed nothing; the runner then retries the events one by one with `handler`.
+BatchHandler = Callable[[list[tuple[DecodedEvent, Tracking]]], None]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Subscription:
     purpose: str
     handler: Handler
     filter_suffix: str = ">"
+    batch_handler: BatchHandler | None = None
 
 
 class ConsumerRunner:
@@ -90,6 +94,17 @@ class ConsumerRunner:
                     log.warning("fetch failed", extra={"consumer": self.durable, "error": repr(exc)})
                     await asyncio.sleep(1.0)
                     continue
+                if self.sub.batch_handler is not None and len(msgs) > 1:
+                    if not await lease.renew_if_due():
+                        for msg in msgs:
+                            await msg.nak(delay=0)
+                        return
+                    if await self._handle_batch(stream, msgs):
+                        for msg in msgs:
+                            await msg.ack()
+                        backoff = 0.2
+                        continue
+                    # Nothing of the batch was applied: one by one below finds (and retries) the culprit.
                 for i, msg in enumerate(msgs):
                     held = await lease.renew_if_due()
                     ok = held and await self._handle(stream, msg)
@@ -109,6 +124,28 @@ class ConsumerRunner:
                 await psub.unsubscribe()
             except Exception:  # noqa: BLE001 - connection already closing
                 pass
+
+    async def _handle_batch(self, stream: str, msgs: list) -> bool:
+        assert self.sub.batch_handler is not None
+        started = time.perf_counter()
+        items: list[tuple[DecodedEvent, Tracking]] = []
+        for msg in msgs:
+            try:
+                event = decode(msg.data)
+            except KeyError:
+                EVENTS_CONSUMED.labels(self.service, self.durable, "unknown_type").inc()
+                continue
+            items.append((event, Tracking(stream, msg.metadata.sequence.stream)))
+        try:
+            await asyncio.to_thread(self.sub.batch_handler, items)
+        except Exception:
+            log.warning(
+                "batch handler failed; handling one by one", exc_info=True, extra={"consumer": self.durable}
+            )
+            return False
+        EVENTS_CONSUMED.labels(self.service, self.durable, "ok").inc(len(items))
+        HANDLER_SECONDS.labels(self.service, self.durable).observe(time.perf_counter() - started)
+        return True
 
     async def _handle(self, stream: str, msg) -> bool:  # noqa: ANN001
         started = time.perf_counter()
