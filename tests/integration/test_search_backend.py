@@ -7,6 +7,7 @@ suite covers event translation, idempotency and ordering as well as queries.
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
 import threading
 import uuid
@@ -864,3 +865,54 @@ class TestPostgresBackend(SearchBackendContract):
     @pytest.fixture
     def backend(self, pg_backend: PostgresSearchBackend) -> SearchBackend:
         return pg_backend
+
+
+# -- OpenSearch: osmem-server always, a real cluster when RESPONER_TEST_OPENSEARCH_URL is set ------------
+
+
+@pytest.fixture(scope="module")
+def opensearch_url() -> Iterator[str]:
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(freeze=False)
+    yield server.url
+    server.close()
+
+
+def _opensearch_backend(url: str) -> Iterator[SearchBackend]:
+    from opensearchpy import OpenSearch
+    from responer_search.adapters.os_backend import OpenSearchBackend
+
+    client = OpenSearch(hosts=[url], timeout=30)
+    prefix = f"rt-{secrets.token_hex(4)}"
+    backend = OpenSearchBackend(client, prefix)
+    backend.ensure_schema()
+    OpenSearchBackend(client, prefix).ensure_schema()  # a second replica starting: still fine
+    yield backend
+    client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    client.indices.delete_index_template(name=f"{prefix}-*", ignore=[404])
+
+
+@pytest.fixture(scope="module")
+def osmem_backend(opensearch_url: str) -> Iterator[SearchBackend]:
+    yield from _opensearch_backend(opensearch_url)
+
+
+@pytest.fixture(scope="module")
+def cluster_backend() -> Iterator[SearchBackend]:
+    yield from _opensearch_backend(os.environ["RESPONER_TEST_OPENSEARCH_URL"])
+
+
+class TestOpenSearchBackendOnOsmem(SearchBackendContract):
+    @pytest.fixture
+    def backend(self, osmem_backend: SearchBackend) -> SearchBackend:
+        return osmem_backend
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RESPONER_TEST_OPENSEARCH_URL"), reason="RESPONER_TEST_OPENSEARCH_URL not set"
+)
+class TestOpenSearchBackendOnACluster(SearchBackendContract):
+    @pytest.fixture
+    def backend(self, cluster_backend: SearchBackend) -> SearchBackend:
+        return cluster_backend

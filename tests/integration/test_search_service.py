@@ -242,3 +242,81 @@ async def test_bad_requests_are_invalid_argument_and_foreign_threads_not_found(p
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     hostile = await stub.Search(search_pb2.SearchRequest(tenant_id=other, query="' OR 1=1 --"))
     assert list(hostile.threads) == []
+
+
+async def test_an_assignment_is_searchable_within_a_second(publisher, stub):
+    tenant = str(uuid.uuid4())
+    event = threaded(tenant, 4242, subject="Kto to weźmie?", text="needs an owner")
+    await publish(publisher, event, tenant)
+
+    async def indexed():
+        page = await stub.Search(search_pb2.SearchRequest(tenant_id=tenant, query="#4242"))
+        return page if page.threads else None
+
+    await eventually(indexed, "thread indexed")
+    mine = search_pb2.SearchRequest(tenant_id=tenant, query="assignee:me is:open", user_id="agent-7")
+    assert not (await stub.Search(mine)).threads
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await publish(
+        publisher,
+        events_pb2.ThreadAssigned(tenant_id=tenant, thread_id=event.thread_id, user_id="agent-7"),
+        tenant,
+    )
+
+    async def assigned():
+        page = await stub.Search(mine)
+        return page if page.threads else None
+
+    page = await eventually(assigned, "assignee:me finds the thread", timeout=5)
+    elapsed = loop.time() - started
+    assert [t.number for t in page.threads] == [4242]
+    assert elapsed < 1.0, f"assignment searchable after {elapsed:.2f}s"
+    # ... and the same read model serves the inbox view and the thread's history
+    listed = await stub.ListThreads(
+        search_pb2.ListThreadsRequest(tenant_id=tenant, folder="*", filter="assignee:me", user_id="agent-7")
+    )
+    assert [t.thread_id for t in listed.threads] == [event.thread_id]
+    detail = await stub.GetThread(search_pb2.GetThreadRequest(tenant_id=tenant, thread_id=event.thread_id))
+    assert [(i.kind, i.detail["user_id"]) for i in detail.timeline] == [("assignment", "agent-7")]
+
+
+async def test_a_burst_of_events_is_indexed_in_batches_once_and_in_order(publisher, stub):
+    tenant = str(uuid.uuid4())
+    thread_id = str(uuid.uuid4())
+    events = [
+        threaded(
+            tenant,
+            7000 + i,
+            subject=f"burst {i}",
+            text=f"burst message {i}",
+            thread_id=thread_id if i else "",
+        )
+        for i in range(150)
+    ]
+    for event in events:
+        event.thread_id = thread_id
+        event.thread_number = 7000
+    await asyncio.gather(*(publish(publisher, e, tenant) for e in events))
+    statuses = ["pending", "open", "closed"]
+    for s in statuses:  # the last one wins only if order is kept
+        await publish(
+            publisher, events_pb2.ThreadStatusChanged(tenant_id=tenant, thread_id=thread_id, status=s), tenant
+        )
+
+    async def all_indexed():
+        detail = await stub.GetThread(search_pb2.GetThreadRequest(tenant_id=tenant, thread_id=thread_id))
+        return detail if detail.thread.message_count == 150 and detail.thread.status == "closed" else None
+
+    async def get_or_none():
+        try:
+            return await all_indexed()
+        except grpc.aio.AioRpcError:
+            return None
+
+    detail = await eventually(get_or_none, "150 messages and the last status")
+    assert len({m.message_id for m in detail.messages}) == 150
+    page = await stub.Search(
+        search_pb2.SearchRequest(tenant_id=tenant, query="burst", result="messages", limit=200)
+    )
+    assert page.total == 150

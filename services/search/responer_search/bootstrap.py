@@ -13,11 +13,24 @@ from responer_runtime.service import Service
 from responer_search.adapters.grpc_servicer import SearchServicer
 from responer_search.adapters.pg_backend import PostgresSearchBackend
 from responer_search.config import Settings
-from responer_search.handlers import dispatcher
+from responer_search.domain.ports import SearchBackend
+from responer_search.handlers import batch_dispatcher, dispatcher
 
 SERVICE = "search"
 # Streams this read model follows; one durable consumer `search-index` on each.
-UPSTREAMS = ("threading", "routing")
+UPSTREAMS = ("threading", "routing", "gateway")
+
+
+def build_backend(settings: Settings, pool: ConnectionPool) -> SearchBackend:
+    """The configured SearchBackend (not connected yet: ensure_schema() at startup does that)."""
+    if settings.search_backend == "opensearch":
+        from opensearchpy import OpenSearch
+
+        from responer_search.adapters.os_backend import OpenSearchBackend
+
+        client = OpenSearch(hosts=[settings.search_opensearch_url], timeout=10, max_retries=2)
+        return OpenSearchBackend(client, settings.search_opensearch_index_prefix)
+    return PostgresSearchBackend(pool)
 
 
 def build(settings: Settings) -> Service:
@@ -29,29 +42,35 @@ def build(settings: Settings) -> Service:
         open=False,
         name="search",
     )
-    backend = PostgresSearchBackend(pool)
+    backend = build_backend(settings, pool)
     bus = Bus(settings.nats_url, settings.namespace, f"responer-{SERVICE}")
 
+    uses_postgres = settings.search_backend == "postgres"
+
     async def start() -> None:
-        await asyncio.to_thread(pool.open, True, 30.0)
+        if uses_postgres:
+            await asyncio.to_thread(pool.open, True, 30.0)
         await asyncio.to_thread(backend.ensure_schema)
         await bus.connect()
 
     async def close_pool() -> None:
-        await asyncio.to_thread(pool.close)
+        if uses_postgres:
+            await asyncio.to_thread(pool.close)
 
     service.on_startup(start)
     dispatch = dispatcher(backend)
+    dispatch_batch = batch_dispatcher(backend)
     for producer in UPSTREAMS:
-        runner = ConsumerRunner(bus, SERVICE, Subscription(producer, "index", dispatch))
+        subscription = Subscription(producer, "index", dispatch, batch_handler=dispatch_batch)
+        runner = ConsumerRunner(bus, SERVICE, subscription, batch=settings.search_consume_batch)
         service.add_task(f"consume-{producer}", runner.run)
     servicer = SearchServicer(backend, settings.search_default_limit, settings.search_max_limit)
     service.add_grpc(lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server))
 
-    async def postgres_ready() -> bool:
+    async def backend_ready() -> bool:
         return await asyncio.to_thread(backend.ping)
 
-    service.add_readiness("postgres", postgres_ready)
+    service.add_readiness(settings.search_backend, backend_ready)
     service.add_readiness("nats", lambda: bus.connected)
     service.on_shutdown(bus.close)
     service.on_shutdown(close_pool)
