@@ -40,6 +40,7 @@ def build_context(settings: Settings, app: GatewayApplication | None = None) -> 
             ingest_addr=settings.ingest_addr,
             outbox_addr=settings.outbox_addr,
             routing_addr=settings.routing_addr,
+            threading_addr=settings.threading_addr,
         ),
         tokens=Tokens(settings.session_secret.get_secret_value(), settings.session_ttl_s),
     )
@@ -100,6 +101,7 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
             ingest_addr=settings.ingest_addr,
             outbox_addr=settings.outbox_addr,
             routing_addr=settings.routing_addr,
+            threading_addr=settings.threading_addr,
         )
         await asyncio.to_thread(seed, ctx)
         await bus.connect()
@@ -116,6 +118,8 @@ def build(settings: Settings, schema: str = SCHEMA) -> Service:
     service.add_readiness("nats", lambda: bus.connected)
     for name in ("search", "ingest", "outbox"):
         service.add_readiness(name, lambda name=name: ctx.backends.healthy(name))
+    if settings.threading_addr:
+        service.add_readiness("threading", lambda: ctx.backends.healthy("threading"))
     service.on_shutdown(bus.close)
 
     async def close_backends() -> None:

@@ -13,6 +13,7 @@ class Settings(RuntimeSettings):
     search_addr: str = "127.0.0.1:50052"
     outbox_addr: str = "127.0.0.1:50053"
     routing_addr: str = "127.0.0.1:50054"
+    threading_addr: str = ""  # empty: conversation commands (merge, split, notes, status) answer 503
     session_secret: SecretStr
     session_ttl_s: int = 12 * 3600
     # Cookies marked Secure are dropped by browsers on plain http://127.0.0.1; turn on behind TLS.

@@ -10,6 +10,7 @@ from responer.ingest.v1 import ingest_pb2_grpc
 from responer.outbox.v1 import outbox_pb2_grpc
 from responer.routing.v1 import routing_pb2_grpc
 from responer.search.v1 import search_pb2_grpc
+from responer.threading.v1 import threading_pb2_grpc
 from responer_runtime.grpcutil import channel
 
 
@@ -20,10 +21,17 @@ class Backends:
     outbox: outbox_pb2_grpc.OutboxServiceStub
     channels: dict[str, grpc.aio.Channel]
     routing: routing_pb2_grpc.RoutingServiceStub | None = None
+    threading: threading_pb2_grpc.ThreadingServiceStub | None = None
 
     @classmethod
     def connect(
-        cls, *, search_addr: str, ingest_addr: str, outbox_addr: str, routing_addr: str = ""
+        cls,
+        *,
+        search_addr: str,
+        ingest_addr: str,
+        outbox_addr: str,
+        routing_addr: str = "",
+        threading_addr: str = "",
     ) -> Backends:
         """Creates the channels; gRPC connects lazily, so this works before the services are up."""
         channels = {
@@ -33,12 +41,17 @@ class Backends:
         }
         if routing_addr:
             channels["routing"] = channel(routing_addr)
+        if threading_addr:
+            channels["threading"] = channel(threading_addr)
         return cls(
             routing=routing_pb2_grpc.RoutingServiceStub(channels["routing"]) if routing_addr else None,
             search=search_pb2_grpc.SearchServiceStub(channels["search"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
             outbox=outbox_pb2_grpc.OutboxServiceStub(channels["outbox"]),
             channels=channels,
+            threading=threading_pb2_grpc.ThreadingServiceStub(channels["threading"])
+            if threading_addr
+            else None,
         )
 
     async def healthy(self, name: str, timeout: float = 1.5) -> bool:

@@ -13,6 +13,7 @@ from responer.ingest.v1 import ingest_pb2_grpc
 from responer.outbox.v1 import outbox_pb2_grpc
 from responer.routing.v1 import routing_pb2_grpc
 from responer.search.v1 import search_pb2_grpc
+from responer.threading.v1 import threading_pb2_grpc
 
 from responer_gateway.api.context import GatewayContext
 
@@ -100,3 +101,14 @@ def _routing(ctx: Context) -> routing_pb2_grpc.RoutingServiceStub:
 
 
 RoutingClient = Annotated[routing_pb2_grpc.RoutingServiceStub, Depends(_routing)]
+
+
+def _threading(ctx: Context) -> threading_pb2_grpc.ThreadingServiceStub:
+    if ctx.backends.threading is None:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail="threading is not configured"
+        )
+    return ctx.backends.threading
+
+
+ThreadingClient = Annotated[threading_pb2_grpc.ThreadingServiceStub, Depends(_threading)]

@@ -13,6 +13,7 @@ from responer_gateway.api.context import GatewayContext
 from responer_gateway.api.routes import (
     assignment,
     auth,
+    conversations,
     folders,
     mailboxes,
     quarantine,
@@ -47,6 +48,7 @@ def create_app(ctx: GatewayContext) -> FastAPI:
     errors.install(app)
     for module in (auth, users, folders, threads, search, mailboxes, quarantine, replies, rules, assignment):
         app.include_router(module.router)
+    app.include_router(conversations.router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
