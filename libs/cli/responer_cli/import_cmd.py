@@ -247,6 +247,12 @@ def _line(source: str, mail: ParsedMail, verdict: Verdict) -> dict[str, Any]:
         "attachments": [a.filename for a in mail.attachments],
         "parse_defects": list(mail.parse_defects),
         "charset_repairs": list(mail.charset_repairs),
+        "attached_messages": [
+            {"subject": m.subject, "from": m.from_email, "attachments": list(m.attachment_names)}
+            for m in mail.attached_messages
+        ],
+        "signed": mail.signed,
+        "encrypted": mail.encrypted,
         "thread": None,
         "thread_number": None,
         "thread_signal": None,
