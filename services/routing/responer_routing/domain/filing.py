@@ -225,8 +225,8 @@ class ThreadFiling(Aggregate):
     def answered(self, at: datetime, by_user_id: str = "") -> None:
         self.last_reply_at = at
         self.deadline = None
-        if by_user_id and by_user_id == self.user_id:
-            self.touched = True
+        # Our reply is work on the thread (MessageThreaded does not say which agent sent it).
+        self.touched = True
 
     def warn(self, now: datetime, recipients: list[str]) -> bool:
         d = self.deadline
