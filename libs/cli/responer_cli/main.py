@@ -9,7 +9,9 @@ import sys
 # Modules that contribute sub-commands; each defines register(subparsers) and sets a `func` default.
 COMMAND_MODULES = (
     "responer_cli.import_cmd",
+    "responer_cli.quarantine_cmd",
     "responer_cli.dev_cmd",
+    "responer_cli.search_cmd",
 )
 
 
