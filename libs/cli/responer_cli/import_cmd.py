@@ -1,6 +1,13 @@
-"""`responer import`: bring existing mail in. For now only `--dry-run`, which runs the real domain
-(parsing, system-mail sorting, threading) in one process over mail on disk and writes a JSON-lines
-report, one line per input message, and nothing else.
+"""`responer import`: bring existing mail (an mbox, a Maildir, a tree of .eml files) into a mailbox.
+
+`responer import PATH --mailbox M` stores each message through ingest's own pipeline (the same
+`receive_import` -> parse -> exactly-once identity -> MailReceived as IMAP mail), on the event store
+and NATS given by the RESPONER_* environment of the ingest service. Every message is recorded under
+its file identity (absolute path, or `path:N` in an mbox, plus its sha256), so running the same
+import twice stores nothing new. A progress bar shows how far it is.
+
+`--dry-run` runs the real domain (parsing, system-mail sorting, threading) in one process over mail
+on disk and writes a JSON-lines report, one line per input message, and nothing else.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from responer_threading.domain import (
     thread_message,
 )
 
+from responer_cli import ingest_report
+from responer_cli.ingest_env import add_connection_flags
+
 _MBOX_SEPARATOR = re.compile(rb"^From [^\n]*\n", re.MULTILINE)
 # mboxrd quoting: a body line ">From " was written as ">>From "; undo one level.
 _MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
@@ -40,8 +50,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="mbox file, Maildir, or directory tree")
     parser.add_argument("--dry-run", action="store_true", help="change nothing; write the report only")
     parser.add_argument("--report", metavar="FILE", help="JSON-lines report (default: standard output)")
-    parser.add_argument("--tenant", default="default")
-    parser.add_argument("--mailbox", default="import")
+    parser.add_argument("--tenant", default="default", help="tenant id (real import: to pick the mailbox)")
+    parser.add_argument("--mailbox", default="import", help="the mailbox's address or id (real import)")
+    parser.add_argument("--batch", type=int, default=100, help="messages per stored batch (real import)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_connection_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -52,16 +65,14 @@ class Source:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.dry_run:
-        print(
-            "responer import: not yet supported: real import lands with the ingest issue; use --dry-run",
-            file=sys.stderr,
-        )
-        return 2
     for path in args.paths:
         if not Path(path).exists():
             print(f"responer import: no such file or directory: {path}", file=sys.stderr)
             return 2
+    if not args.dry_run:
+        from responer_cli.import_real import run_import
+
+        return run_import(args, iter_sources)
     started = time.monotonic()
     lines = dry_run(iter_sources(args.paths), tenant=args.tenant, mailbox=args.mailbox)
     out = open(args.report, "w", encoding="utf-8") if args.report else sys.stdout  # noqa: SIM115
@@ -192,6 +203,7 @@ def dry_run(sources: Iterator[Source], *, tenant: str, mailbox: str) -> list[dic
             line, result = _process(source, store, first_source, first_result, tenant=tenant, mailbox=mailbox)
         except Exception as exc:  # one bad message must not stop an import
             line, result = {"source": source.name, "error": f"{type(exc).__name__}: {exc}"}, None
+            line["quarantine_reason"] = ingest_report.processing_failed(exc)  # what ingest would do
         pending.append((line, result))
     for line, result in pending:
         if result is not None:
@@ -214,9 +226,13 @@ def _process(
 ) -> tuple[dict[str, Any], ThreadingResult | None]:
     if not source.raw:
         return {"source": source.name, "error": "empty or unreadable"}, None
+    oversized = ingest_report.too_large(source.raw)
+    if oversized:
+        return {"source": source.name, "error": oversized, "quarantine_reason": oversized}, None
     mail = parse_mail(source.raw)
     verdict = classify(incoming_mail(mail))
     line = _line(source.name, mail, verdict)
+    line.update(ingest_report.learnings(mail))
     duplicate_of = first_source.get(mail.message_id)
     if duplicate_of is not None:
         line["duplicate_of"] = duplicate_of

@@ -15,9 +15,11 @@ def run_dry(tmp_path, *paths: str) -> list[dict]:
     return [json.loads(line) for line in report.read_text().splitlines()]
 
 
-def test_without_dry_run_is_a_clear_error(tmp_path, capsys):
-    assert main(["import", str(tmp_path)]) == 2
-    assert "not yet supported" in capsys.readouterr().err
+def test_a_missing_path_is_a_clear_error(tmp_path, capsys):
+    # The real import (without --dry-run) is tested against real servers in
+    # tests/integration/test_ingest_import.py.
+    assert main(["import", str(tmp_path / "nope"), "--mailbox", "x@y.test"]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
 
 
 def test_notmuch_maildir_tree_one_line_per_file_with_duplicates(corpus, tmp_path):
