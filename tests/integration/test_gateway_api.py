@@ -114,6 +114,9 @@ async def test_login_returns_a_token_and_sets_an_http_only_session_cookie(client
         "name": "Administrator",
         "role": "admin",
         "tenant": {"id": tenant_id(), "name": TENANT},
+        "available": False,
+        "skills": [],
+        "max_open": 0,
     }
     assert body["token"] and body["expires_in"] > 0
     cookie = response.headers["set-cookie"]

@@ -13,13 +13,16 @@ from responer_gateway.api.context import GatewayContext
 from responer_gateway.api.routes import (
     assignment,
     auth,
+    contacts,
     conversations,
     folders,
+    groups,
     mailboxes,
     quarantine,
     replies,
     rules,
     search,
+    sla,
     threads,
     users,
 )
@@ -49,6 +52,8 @@ def create_app(ctx: GatewayContext) -> FastAPI:
     for module in (auth, users, folders, threads, search, mailboxes, quarantine, replies, rules, assignment):
         app.include_router(module.router)
     app.include_router(conversations.router)
+    for module in (groups, sla, contacts):
+        app.include_router(module.router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202

@@ -37,6 +37,9 @@ class UserPublic(BaseModel):
     name: str
     role: str
     tenant: TenantPublic
+    available: bool = False
+    skills: list[str] = []
+    max_open: int = 0
 
 
 class LoginPublic(BaseModel):

@@ -1,5 +1,6 @@
-"""Tenants and users: who may log in, and which tenant's data they see."""
+"""Tenants, users and groups: who may log in, which tenant's data they see, who works together."""
 
 from responer_gateway.domain.accounts import ROLES, Tenant, User, slugify
+from responer_gateway.domain.groups import Directory, Group
 
-__all__ = ["ROLES", "Tenant", "User", "slugify"]
+__all__ = ["ROLES", "Directory", "Group", "Tenant", "User", "slugify"]

@@ -64,3 +64,17 @@ class User(Aggregate):
     @event("PasswordChanged")
     def change_password(self, password_hash: str) -> None:
         self.password_hash = password_hash
+
+    # Users added before availability existed have no such event: these defaults stand in.
+    available: bool = False
+    skills: tuple[str, ...] = ()
+    max_open: int = 0
+
+    @event("AvailabilityChanged")
+    def set_availability(self, tenant_id: UUID, available: bool, skills: list[str], max_open: int) -> None:
+        """Every event carries the whole state (and the tenant), so the relay maps it on its own."""
+        if max_open < 0:
+            raise ValueError("max_open must not be negative")
+        self.available = available
+        self.skills = tuple(dict.fromkeys(s.strip() for s in skills if s.strip()))
+        self.max_open = max_open
