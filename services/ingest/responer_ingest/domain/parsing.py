@@ -29,6 +29,7 @@ from responer_ingest.domain.headers import (
 )
 from responer_ingest.domain.html_text import html_to_text
 from responer_ingest.domain.mail import AttachedMessage, Attachment, ParsedMail
+from responer_ingest.domain.mime_parser import message_from_bytes
 from responer_ingest.domain.smime import PKCS7_MIME_TYPES, SIGNATURE_TYPES, signed_content
 from responer_ingest.domain.tnef import is_tnef, read_tnef
 from responer_ingest.domain.uuencode import extract_uuencoded
@@ -109,7 +110,7 @@ def derived_message_id(raw: bytes) -> str:
 
 
 def _parse(raw: bytes) -> ParsedMail:
-    return _parse_message(email.message_from_bytes(raw, policy=email.policy.compat32), raw, depth=0)
+    return _parse_message(message_from_bytes(raw), raw, depth=0)
 
 
 def _parse_message(msg: Message, raw: bytes, *, depth: int) -> ParsedMail:
@@ -117,7 +118,12 @@ def _parse_message(msg: Message, raw: bytes, *, depth: int) -> ParsedMail:
     raw_headers = [(name, value) for name, value in msg.raw_items()]
     headers: list[tuple[str, str]] = []
     for name, value in raw_headers:
-        decoded, repairs = decode_header_value(value if isinstance(value, str) else str(value))
+        if not isinstance(value, str):
+            value = str(value)
+        if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+            headers.append((name, value.strip()))  # most headers: what decode_header_value would return
+            continue
+        decoded, repairs = decode_header_value(value)
         walk.repairs.extend(f"{name}: {r}" for r in repairs)
         headers.append((name, decoded))
     by_name: dict[str, list[str]] = {}
@@ -271,7 +277,7 @@ def _repair_boundary(part: Message, ctype: str, walk: _Walk) -> Message | None:
         if not opening.search(payload):
             continue
         head = f'Content-Type: {ctype}; boundary="{token}"\n\n'.encode()
-        repaired = email.message_from_bytes(head + data, policy=email.policy.compat32)
+        repaired = message_from_bytes(head + data)
         if repaired.is_multipart():
             walk.defects.append("BoundaryRepaired")
             return repaired
@@ -308,6 +314,8 @@ def _payload(part: Message, walk: _Walk) -> bytes:
 
 
 def _filename(part: Message, walk: _Walk) -> str:
+    if part.get("content-disposition") is None and "name" not in str(part.get("content-type", "")).lower():
+        return ""  # no parameter that could carry a name: skip the costly parameter parsing
     try:
         name = part.get_filename() or part.get_param("name") or ""
     except Exception:
@@ -387,7 +395,7 @@ def _smime(part: Message, data: bytes, walk: _Walk, body: _Body) -> bool:
             walk.defects.append(f"UnreadableSmime:{smime_type or 'unknown'}")
         return False
     walk.signed = True
-    inner = email.message_from_bytes(content, policy=email.policy.compat32)
+    inner = message_from_bytes(content)
     _visit(inner, walk, body)
     return True
 
@@ -437,7 +445,7 @@ def _encapsulated(part: Message, walk: _Walk, *, attach: bool) -> None:
         data = b""
     else:  # a base64 or quoted-printable encoded message/rfc822, which compat32 leaves unparsed
         data = _payload(part, walk)
-        inner = email.message_from_bytes(data, policy=email.policy.compat32) if data.strip() else None
+        inner = message_from_bytes(data) if data.strip() else None
     if inner is None:
         return
     if not attach or walk.depth >= _MAX_NESTING:
