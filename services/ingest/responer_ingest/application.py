@@ -466,17 +466,49 @@ class IngestApplication(ResponerApplication):
         pending: dict[uuid.UUID, object] = {}
         outcome = BatchOutcome()
         highest = last
-        for uid, raw in sorted(items):
-            if uid <= last:
-                outcome.skipped += 1
-                continue
+        blobs: list[bytes] = []
+        fresh = [(uid, raw) for uid, raw in sorted(items) if uid > last]
+        outcome.skipped = len(items) - len(fresh)
+        parsed, known = self._prepare(mailbox.tenant_id, [raw for _, raw in fresh])
+        for (uid, raw), early in zip(fresh, parsed, strict=True):
             highest = max(highest, uid)
-            kind, _ = self._accept(mailbox, folder, uidvalidity, uid, raw, pending)
+            kind, _ = self._accept(
+                mailbox, folder, uidvalidity, uid, raw, pending, blobs, parsed=early, known=known
+            )
             setattr(outcome, kind, getattr(outcome, kind) + 1)
         if highest > last:
             mailbox.advance(folder, uidvalidity, highest, outcome.received, outcome.quarantined)
+        # Blobs first (one transaction for the batch), then the events that name them.
+        self.blobs.put_many(blobs)
         self.save(mailbox, *pending.values())
         return outcome
+
+    def _prepare(self, tenant_id: str, raws: list[bytes]) -> tuple[list[ParsedMail | None], set[uuid.UUID]]:
+        """Parses a batch up front and finds, in one query, which of its messages are stored already
+        (instead of one read per message). A message that fails here is parsed again, and
+        quarantined, by `_accept`."""
+        parsed: list[ParsedMail | None] = []
+        for raw in raws:
+            try:
+                parsed.append(parse_mail(raw) if len(raw) <= self.max_message_bytes else None)
+            except Exception:  # noqa: BLE001 - handled (and quarantined) by _accept
+                parsed.append(None)
+        keys = [message_key(tenant_id, p.message_id, content_hash(p)) for p in parsed if p is not None]
+        return parsed, self._existing(keys)
+
+    def _existing(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        datastore = getattr(self.recorder, "datastore", None)
+        if not ids or datastore is None:  # not PostgreSQL: every id is looked up on its own
+            return set(ids)
+        from psycopg.sql import SQL, Identifier
+
+        statement = SQL(
+            "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(self.recorder.events_table_name))
+        as_text = datastore.originator_id_type == "text"
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, ([str(i) for i in ids] if as_text else ids,))
+            return {uuid.UUID(str(row["originator_id"])) for row in cursor.fetchall()}
 
     def _accept(
         self,
@@ -486,16 +518,25 @@ class IngestApplication(ResponerApplication):
         uid: int,
         raw: bytes,
         pending: dict[uuid.UUID, object],
+        blobs: list[bytes],
         source: str = "",
+        parsed: ParsedMail | None = None,
+        known: set[uuid.UUID] | None = None,
     ) -> tuple[str, uuid.UUID]:
-        """One raw message into `pending` aggregates: ("received"|"seen"|"quarantined", id)."""
-        raw_sha = self.blobs.put(raw)
+        """One raw message into `pending` aggregates: ("received"|"seen"|"quarantined", id).
+
+        The raw message and the attachments to store go to `blobs`; the caller stores them
+        before it saves the aggregates."""
+        raw_sha = hashlib.sha256(raw).hexdigest()
+        blobs.append(raw)
         if len(raw) > self.max_message_bytes:
             reason = f"message too large: {len(raw)} bytes over the limit of {self.max_message_bytes}"
             qid = self._quarantine(mailbox, folder, uidvalidity, uid, raw, raw_sha, reason, source, pending)
             return "quarantined", qid
         try:
-            return self._process(mailbox, folder, uidvalidity, uid, raw_sha, raw, pending)
+            return self._process(
+                mailbox, folder, uidvalidity, uid, raw_sha, raw, pending, blobs, parsed, known
+            )
         except Exception as exc:  # noqa: BLE001 - parse_mail should never raise; keep the mail if it does
             log.exception("processing failed; quarantined", extra={"uid": uid, "mailbox_id": str(mailbox.id)})
             reason = f"processing failed: {type(exc).__name__}: {exc}"[:500]
@@ -511,15 +552,19 @@ class IngestApplication(ResponerApplication):
         raw_sha: str,
         raw: bytes,
         pending: dict[uuid.UUID, object],
+        blobs: list[bytes],
+        parsed: ParsedMail | None = None,
+        known: set[uuid.UUID] | None = None,
     ) -> tuple[str, uuid.UUID]:
-        parsed = parse_mail(raw)
+        parsed = parsed or parse_mail(raw)
         key = message_key(mailbox.tenant_id, parsed.message_id, content_hash(parsed))
-        existing = pending.get(key) or self._find(key)
+        # `known`: the ids a batch query found stored; only those need reading (the others are new).
+        existing = pending.get(key) or (self._find(key) if known is None or key in known else None)
         if isinstance(existing, Message):
             existing.seen_at(str(mailbox.id), mailbox.address, folder, uidvalidity, uid)
             pending[key] = existing
             return "seen", key
-        payload = self._mail_received(mailbox, folder, uidvalidity, uid, parsed, key)
+        payload = self._mail_received(mailbox, folder, uidvalidity, uid, parsed, key, blobs)
         pending[key] = Message(
             tenant_id=mailbox.tenant_id,
             mailbox_id=str(mailbox.id),
@@ -533,7 +578,14 @@ class IngestApplication(ResponerApplication):
         return "received", key
 
     def _mail_received(
-        self, mailbox: Mailbox, folder: str, uidvalidity: int, uid: int, parsed: ParsedMail, key: uuid.UUID
+        self,
+        mailbox: Mailbox,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        parsed: ParsedMail,
+        key: uuid.UUID,
+        blobs: list[bytes],
     ) -> events_pb2.MailReceived:
         mail = to_mail_proto(parsed)
         cuts: list[str] = []
@@ -547,7 +599,8 @@ class IngestApplication(ResponerApplication):
                     f"attachment {attachment.filename!r} ({attachment.size} bytes): {record.omitted_reason}"
                 )
             else:
-                record.sha256 = self.blobs.put(attachment.payload)
+                record.sha256 = attachment.sha256
+                blobs.append(attachment.payload)
         if len(mail.text) > MAX_EVENT_TEXT_CHARS:
             cuts.append(f"text cut at {MAX_EVENT_TEXT_CHARS} of {len(mail.text)} characters")
             mail.text = mail.text[:MAX_EVENT_TEXT_CHARS]
@@ -618,6 +671,7 @@ class IngestApplication(ResponerApplication):
     def _receive_import(self, mailbox_id: str, items: list[tuple[str, bytes]]) -> BatchOutcome:
         mailbox = self.mailbox(mailbox_id)
         pending: dict[uuid.UUID, object] = {}
+        blobs: list[bytes] = []
         outcome = BatchOutcome()
         for identity, raw in items:
             raw_sha = hashlib.sha256(raw).hexdigest()
@@ -625,7 +679,7 @@ class IngestApplication(ResponerApplication):
             if source_id in pending or self._find(source_id) is not None:
                 outcome.skipped += 1
                 continue
-            kind, ref = self._accept(mailbox, IMPORT_FOLDER, 0, 0, raw, pending, source=identity)
+            kind, ref = self._accept(mailbox, IMPORT_FOLDER, 0, 0, raw, pending, blobs, source=identity)
             setattr(outcome, kind, getattr(outcome, kind) + 1)
             pending[source_id] = ImportedSource(
                 mailbox_id=str(mailbox.id),
@@ -634,6 +688,7 @@ class IngestApplication(ResponerApplication):
                 outcome=f"{kind}:{ref}",
                 id=source_id,
             )
+        self.blobs.put_many(blobs)
         self.save(*pending.values())
         return outcome
 
@@ -693,13 +748,15 @@ class IngestApplication(ResponerApplication):
             self.save(q)
             return q
         pending: dict[uuid.UUID, object] = {}
+        blobs: list[bytes] = []
         try:
-            _, key = self._process(mailbox, folder, uidvalidity, uid, q.raw_sha256, raw, pending)
+            _, key = self._process(mailbox, folder, uidvalidity, uid, q.raw_sha256, raw, pending, blobs)
         except Exception as exc:  # noqa: BLE001 - stays quarantined, with the new reason
             log.warning("replay failed again", extra={"quarantine_id": str(q.id), "error": repr(exc)[:300]})
             q.failed_again(f"processing failed: {type(exc).__name__}: {exc}"[:500])
             self.save(q)
             return q
         q.replayed(str(key))
+        self.blobs.put_many(blobs)
         self.save(q, *pending.values())
         return q

@@ -40,6 +40,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
+    def put_many(self, blobs: list[bytes]) -> list[str]: ...
     def get(self, sha256: str) -> bytes | None: ...
     def exists(self, sha256: str) -> bool: ...
 
@@ -64,6 +65,17 @@ class PostgresBlobStore:
                 (digest, len(data), data),
             )
         return digest
+
+    def put_many(self, blobs: list[bytes]) -> list[str]:
+        """All in one transaction: one commit for a whole fetched batch."""
+        unique = {hashlib.sha256(data).hexdigest(): data for data in blobs}
+        if unique:
+            with self.pool.connection() as conn, conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO ingest.blobs (sha256, size, data) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(digest, len(data), data) for digest, data in sorted(unique.items())],
+                )
+        return [hashlib.sha256(data).hexdigest() for data in blobs]
 
     def get(self, sha256: str) -> bytes | None:
         with self.pool.connection() as conn:
@@ -107,6 +119,9 @@ class FilesystemBlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_many(self, blobs: list[bytes]) -> list[str]:
+        return [self.put(data) for data in blobs]
 
     def get(self, sha256: str) -> bytes | None:
         try:
@@ -261,6 +276,9 @@ class S3BlobStore:
         if not self.exists(digest):
             self._request("PUT", self._url(digest), data)
         return digest
+
+    def put_many(self, blobs: list[bytes]) -> list[str]:
+        return [self.put(data) for data in blobs]
 
     def get(self, sha256: str) -> bytes | None:
         status, body = self._request("GET", self._url(sha256), ok=(200, 404))
