@@ -10,8 +10,10 @@ their client-chosen ids and retried on optimistic-concurrency conflicts like mai
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -40,6 +42,27 @@ from responer_threading.domain.ports import MessageRef as MessageRefView
 from responer_threading.domain.service import thread_message
 
 A = TypeVar("A", bound=Aggregate)
+
+# A mailbox policy changed on another replica is seen after at most this long.
+POLICY_TTL_S = 5.0
+
+
+@dataclass
+class Memo:
+    """What one process may remember between units of work: it only spares reads."""
+
+    policies: dict[tuple[str, str], tuple[float, MailboxPolicy]] = field(default_factory=dict)
+    domains: set[tuple[str, str]] = field(default_factory=set)
+    pending_domains: list[tuple[str, str]] = field(default_factory=list)
+
+    def saved(self) -> None:
+        self.domains.update(self.pending_domains)
+        self.pending_domains.clear()
+
+    def discarded(self) -> None:
+        self.pending_domains.clear()
+
+
 R = TypeVar("R")
 
 # Optimistic-concurrency conflicts (two replicas issuing a number at once) are retried this often.
@@ -61,8 +84,9 @@ def _now() -> datetime:
 class RepositoryThreadStore:
     """One unit of work: aggregates loaded once, changes kept in order until `changed()` is saved."""
 
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, memo: Memo | None = None) -> None:
         self._repository = repository
+        self._memo = memo or Memo()
         self._loaded: dict[UUID, Aggregate | None] = {}
         self._changed: dict[UUID, Aggregate] = {}
         self._pending_attach: tuple[UUID, MailFacts, str, bytes] | None = None
@@ -127,6 +151,15 @@ class RepositoryThreadStore:
         return (found.thread_id, found.last_at) if found else None
 
     def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
+        key = (tenant_id, mailbox_id)
+        cached = self._memo.policies.get(key)
+        if cached is not None and time.monotonic() - cached[0] < POLICY_TTL_S:
+            return cached[1]
+        policy = self._read_policy(tenant_id, mailbox_id)
+        self._memo.policies[key] = (time.monotonic(), policy)
+        return policy
+
+    def _read_policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
         found = self._get(MailboxPolicyRecord, ids.policy_id(tenant_id, mailbox_id))
         if found is None:
             return MailboxPolicy()
@@ -369,7 +402,8 @@ class RepositoryThreadStore:
         self._keep(found)
 
     def learn_domain(self, tenant_id: str, domain: str) -> None:
-        if not domain:
+        # Domains are only ever added: one known here is known in the store.
+        if not domain or (tenant_id, domain) in self._memo.domains:
             return
         found = self._get(TenantDomains, ids.tenant_domains_id(tenant_id))
         if found is None:
@@ -378,6 +412,7 @@ class RepositoryThreadStore:
             return
         found.learn(domain=domain)
         self._keep(found)
+        self._memo.pending_domains.append((tenant_id, domain))
 
     def set_status(
         self,
@@ -468,24 +503,32 @@ def _subject_id(key: SubjectKey) -> UUID:
 
 
 class ThreadingApplication(ResponerApplication):
+    # Threads, message refs and counters are read for nearly every message: keep recent aggregates in
+    # memory (fast-forwarded from the store on each get, so other replicas' writes are seen) instead
+    # of replaying a long thread's events each time. Overridable through the environment.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "20000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # One writer at a time in this process: consumers and gRPC commands touch the same threads.
         self.write_lock = threading.RLock()
+        self.memo = Memo()
 
     def _unit(self, work: Callable[[RepositoryThreadStore], R], tracking: Tracking | None = None) -> R:
         """Run `work` on a fresh unit of work and save what it changed; retried on conflicts."""
         for attempt in range(MAX_ATTEMPTS):
             with self.write_lock:
-                store = RepositoryThreadStore(self.repository)
+                store = RepositoryThreadStore(self.repository, self.memo)
                 result = work(store)
                 changed = store.changed()
                 if not changed and tracking is None:
                     return result
                 try:
                     self.record(*changed, tracking=tracking)
+                    self.memo.saved()
                     return result
                 except IntegrityError:
+                    self.memo.discarded()
                     if tracking is not None and self.already_processed(tracking):
                         raise
                     if attempt == MAX_ATTEMPTS - 1:
@@ -498,15 +541,17 @@ class ThreadingApplication(ResponerApplication):
         """Thread one stored message; idempotent per `facts.responer_message_id` and per tracking."""
         for attempt in range(MAX_ATTEMPTS):
             with self.write_lock:
-                store = RepositoryThreadStore(self.repository)
+                store = RepositoryThreadStore(self.repository, self.memo)
                 result = thread_message(facts, store, payload)
                 changed = store.changed()
                 if not changed and (tracking is None or self.already_processed(tracking)):
                     return result
                 try:
                     self.record(*changed, tracking=tracking)
+                    self.memo.saved()
                     return result
                 except IntegrityError:
+                    self.memo.discarded()
                     # Either this event was consumed meanwhile, or another writer touched one of our
                     # aggregates (a thread number, a shared ghost): re-read and decide again.
                     if tracking is not None and self.already_processed(tracking):
@@ -545,7 +590,7 @@ class ThreadingApplication(ResponerApplication):
         return self.get_thread(info.thread_id)
 
     def get_policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
-        return RepositoryThreadStore(self.repository).policy(tenant_id, mailbox_id)
+        return RepositoryThreadStore(self.repository, self.memo).policy(tenant_id, mailbox_id)
 
     # --- commands -----------------------------------------------------------------------------
     def merge_threads(
@@ -893,4 +938,5 @@ class ThreadingApplication(ResponerApplication):
             store.keep(found)
 
         self._unit(work)
+        self.memo.policies.pop((tenant_id, mailbox_id), None)
         return self.get_policy(tenant_id, mailbox_id)
