@@ -12,7 +12,8 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 from responer.routing.v1 import routing_pb2 as pb
 
-from responer_gateway.api.deps import Context, CurrentAdmin, CurrentUser
+from responer_gateway.api.deps import Context, CurrentAdmin, CurrentUser, RoutingClient
+from responer_gateway.api.routes.rules import public
 from responer_gateway.application import GroupError, GroupNameTakenError, NotInTenantError
 from responer_gateway.domain import Group
 
@@ -98,6 +99,13 @@ async def list_groups(user: CurrentUser, ctx: Context) -> list[dict[str, Any]]:
     groups = await asyncio.to_thread(ctx.app.list_groups, uuid.UUID(user.tenant_id))
     policies = await _policies(ctx, user.tenant_id)
     return [group_public(g, policies.get(str(g.id))) for g in groups]
+
+
+@router.get("/agents")
+async def list_agents(user: CurrentUser, routing: RoutingClient, ctx: Context) -> list[dict[str, Any]]:
+    """Agents as routing sees them: availability, skills, limit, open threads, groups."""
+    reply = await routing.ListAgents(pb.TenantRef(tenant_id=user.tenant_id), timeout=ctx.timeout)
+    return [public(a) for a in reply.agents]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
