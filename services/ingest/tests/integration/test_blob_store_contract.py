@@ -70,6 +70,14 @@ def test_storing_twice_keeps_one_copy_and_the_same_address(store):
     assert store.get(hashlib.sha256(data).hexdigest()) == data
 
 
+def test_put_many_stores_a_batch_with_repeats_in_order(store):
+    blobs = [secrets.token_bytes(100), b"same", secrets.token_bytes(3000), b"same"]
+    digests = store.put_many(blobs)
+    assert digests == [hashlib.sha256(b).hexdigest() for b in blobs]
+    assert [store.get(d) for d in digests] == blobs
+    assert store.put_many([]) == []
+
+
 def test_empty_blob_and_unknown_digest(store):
     digest = store.put(b"")
     assert store.get(digest) == b""
