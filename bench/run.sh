@@ -8,5 +8,6 @@ rc=0
 run() { echo "== $*"; "$PY" "$@" || rc=1; echo; }
 
 run bench/parse_throughput.py --json bench/out/parse_throughput.json
+run bench/sorting_quality.py --count 20000 --seed 5303
 
 exit $rc

@@ -166,6 +166,7 @@ def incoming_mail(mail: ParsedMail) -> IncomingMail:
         text=mail.text,
         message_id=mail.message_id,
         report_parts=mail.report_parts,
+        html=mail.html,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from responer_routing.domain.system_mail.evidence import is_reply_or_forward, own_words
+from responer_routing.domain.system_mail.evidence import is_reply_or_forward, own_words, relays_a_person
 from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
 from responer_routing.domain.system_mail.verdict import Verdict
 
@@ -70,6 +70,8 @@ def detect_auto_reply(mail: IncomingMail, policy: SortingPolicy) -> Verdict | No
     submitted = (mail.header("Auto-Submitted") or "").strip().lower()
     if submitted and not submitted.startswith("no"):
         if submitted.startswith("auto-generated") or submitted.startswith("auto-notified"):
+            if relays_a_person(mail):
+                return None  # a contact form passing on a person's words (Reply-To on another site)
             # Generated, not a response (RFC 3834 §5): a notification unless it reads as a reply.
             if _OUT_OF_OFFICE.search(mail.subject):
                 return Verdict.system_mail(

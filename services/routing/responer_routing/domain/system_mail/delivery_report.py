@@ -161,16 +161,42 @@ def _status(text: str) -> str | None:
     return code.group(1) if code else None
 
 
+_LABELLED_RECIPIENT = re.compile(
+    r"^\s*(final-recipient|original-recipient|recipient( address)?|failed recipient)\s*:\s*(rfc822\s*;)?\s*<?"
+    r"([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)",
+    re.I | re.M,
+)
+# Prose bounces put the failed address alone at the start of a line: "<a@b>: host said", "  a@b".
+_LEADING_ADDRESS = re.compile(r"^\s*<?([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)>?\s*(:|$|\.\.\.)", re.M)
+# Lines of the quoted original's header: their addresses are the sender's, not the failed recipient.
+_ORIGINAL_HEADER_LINE = re.compile(
+    r"^\s*(message-id|from|sender|reply-to|return-path|references|in-reply-to)\s*:", re.I
+)
+
+
 def _prose_recipient(mail: IncomingMail) -> str | None:
     failed = mail.header("X-Failed-Recipients")
     if failed:
         found = _address(failed) or _ADDRESS.search(failed)
         if isinstance(found, str):
             return found
-    for match in _ADDRESS.finditer(mail.text):
-        address = match.group(0).lower()
-        if address != mail.from_email and local_part(address) not in _DAEMONS:
-            return address
+    text = mail.text[:20000]
+
+    def usable(address: str) -> bool:
+        return address != mail.from_email and local_part(address) not in _DAEMONS
+
+    for pattern, group in ((_LABELLED_RECIPIENT, 4), (_LEADING_ADDRESS, 1)):
+        for match in pattern.finditer(text):
+            address = match.group(group).lower()
+            if usable(address):
+                return address
+    for line in text.splitlines():
+        if _ORIGINAL_HEADER_LINE.match(line):
+            continue
+        for match in _ADDRESS.finditer(line):
+            address = match.group(0).lower()
+            if usable(address):
+                return address
     return None
 
 

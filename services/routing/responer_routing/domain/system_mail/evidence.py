@@ -56,3 +56,23 @@ def in_reply_chain(mail: IncomingMail) -> bool:
     """A reply by its headers and its subject: someone answering a message, not a fresh broadcast."""
     threaded = mail.has_header("In-Reply-To") or mail.has_header("References")
     return threaded and is_reply_or_forward(mail.subject)
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne"})
+
+
+def _site(address: str) -> str:
+    labels = address.rpartition("@")[2].lower().split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def relays_a_person(mail: IncomingMail, no_reply: re.Pattern[str] | None = None) -> str | None:
+    """A contact form or marketplace sends from its own (often no-reply) address with the person who
+    wrote in Reply-To, on another site: that is a customer's message, whatever the sender looks like."""
+    for address in re.findall(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+", mail.header("Reply-To") or ""):
+        if _site(address) != _site(mail.from_email) and not (
+            no_reply and no_reply.search(local_part(address))
+        ):
+            return address.lower()
+    return None

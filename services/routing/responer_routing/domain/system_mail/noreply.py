@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 
-from responer_routing.domain.system_mail.evidence import in_reply_chain, is_reply_or_forward, local_part
+from responer_routing.domain.system_mail.evidence import (
+    in_reply_chain,
+    is_reply_or_forward,
+    local_part,
+    relays_a_person,
+)
 from responer_routing.domain.system_mail.facts import IncomingMail, SortingPolicy
 from responer_routing.domain.system_mail.verdict import Verdict
 
 _SEP = r"[-_.+]"
 _NO_REPLY = re.compile(
-    rf"(^|{_SEP})(no|do{_SEP}?not|dont|do|please{_SEP}?do{_SEP}?not){_SEP}?reply({_SEP}|\d|$)|"
-    rf"^(no|do)?{_SEP}?not?{_SEP}?reply|^noreply|"
-    rf"(^|{_SEP})(nie{_SEP}?odpowiadaj|bez{_SEP}?odpowiedzi|brak{_SEP}?odpowiedzi)({_SEP}|$)|"
+    rf"(^|{_SEP})(no|do{_SEP}?not|dont|please{_SEP}?do{_SEP}?not){_SEP}?repl(y|ies)({_SEP}|\d|$)|"
+    rf"(^|{_SEP})(nie{_SEP}?odpowiadaj|bez{_SEP}?odpowiedzi|brak{_SEP}?odpowiedzi)({_SEP}|\d|$)|"
     rf"^(notifications?|notify|notyfikacj[ae]|powiadomieni[ae]|alerts?|alerty|automated|automat|"
     rf"auto{_SEP}?confirm|bounces?|mailer|robot)({_SEP}.*)?$",
     re.I,
@@ -30,7 +34,7 @@ _NO_REPLY = re.compile(
 # Senders that are usually systems but could be a monitored mailbox: a hint, not a verdict.
 _SYSTEM_LOCAL = re.compile(
     rf"^(e{_SEP}?faktur[ay]|e{_SEP}?invoic(e|es|ing)|e{_SEP}?bok|portal|system|platform|billing{_SEP}?system|"
-    rf"info{_SEP}?system|web{_SEP}?master|wordpress|shop{_SEP}?system|sklep{_SEP}?system)({_SEP}.*)?$",
+    rf"info{_SEP}?system|shop{_SEP}?system|sklep{_SEP}?system)({_SEP}.*)?$",
     re.I,
 )
 _ESP_HEADERS = (
@@ -73,10 +77,12 @@ _AUTOMATED_FOOTER = re.compile(
     r"wiadomo[sś][cć] automatyczna|prosimy (na ni[aą] )?nie odpowiada[cć]|nie odpowiadaj (na t[eę] wiadomo)",
     re.I,
 )
+# Shop, invoicing and campaign platforms. Not PHPMailer (its X-Mailer names github.com) nor tools
+# people write with (helpdesks, CRMs): a website's contact form sends a customer's words through them.
 _PLATFORM_MAILER = re.compile(
-    r"prestashop|woocommerce|magento|shopify|shoper|idosell|iai-shop|sky-?shop|redcart|comarch e-?sklep|"
-    r"baselinker|allegro|salesmanago|freshmail|getresponse|mailchimp|sendinblue|brevo|hubspot|zendesk|"
-    r"jira|confluence|gitlab|github|wordpress|odoo|subiekt|wfirma|fakturownia|infakt|ifirma",
+    r"\b(prestashop|woocommerce|magento|shopify|shoper|idosell|iai-shop|sky-?shop|redcart|baselinker|"
+    r"salesmanago|freshmail|getresponse|mailchimp|sendinblue|brevo|odoo|subiekt|wfirma|fakturownia|"
+    r"infakt|ifirma)\b",
     re.I,
 )
 
@@ -111,6 +117,8 @@ def no_reply_sender(mail: IncomingMail) -> bool:
 
 def detect_noreply_sender(mail: IncomingMail, policy: SortingPolicy) -> Verdict | None:
     if in_reply_chain(mail) or re.match(r"^\s*(fw|fwd|wg|pd|tr|rv|enc)\s*:", mail.subject, re.I):
+        return None
+    if relays_a_person(mail, _NO_REPLY):
         return None
     if no_reply_sender(mail):
         return Verdict.system_mail("notification", f"no-reply sender {mail.from_email}")
