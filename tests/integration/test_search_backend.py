@@ -745,6 +745,66 @@ class SearchBackendContract:
         assert self.found(backend, feed, "assignee:me", user_id="u-x") == []
         assert self.found(backend, feed, "-nothinglikethis") != [888]
 
+    def test_a_batch_has_the_same_effect_as_one_event_at_a_time(self, backend, feed):
+        from responer_search.handlers import batch_dispatcher
+
+        x, y = str(uuid.uuid4()), str(uuid.uuid4())
+
+        def threaded_in(thread_id, number, message_id, text, minutes):
+            mail = a_mail(text=text, subject=f"s-{text}", date=T0 + timedelta(minutes=minutes))
+            return events_pb2.MessageThreaded(
+                message_id=message_id,
+                thread_id=thread_id,
+                thread_number=number,
+                mail=mail,
+                thread_subject=mail.subject,
+            )
+
+        m = [str(uuid.uuid4()) for _ in range(5)]
+        history = [
+            ("routing", events_pb2.ThreadSorted(thread_id=x, folder="Billing")),
+            ("threading", threaded_in(x, 1, m[0], "first", 0)),
+            ("threading", threaded_in(x, 1, m[1], "second", 1)),
+            ("threading", threaded_in(y, 2, m[2], "third", 2)),
+            ("threading", events_pb2.ThreadMerged(source_thread_id=y, target_thread_id=x, target_number=1)),
+            ("threading", threaded_in(y, 2, m[3], "late", 3)),
+            ("threading", threaded_in(x, 1, m[4], "fifth", 4)),
+            ("threading", threaded_in(x, 1, m[4], "fifth edited", 4)),  # the same message again
+            ("routing", events_pb2.ThreadAssigned(thread_id=x, user_id="u-1")),
+        ]
+
+        def state(tenant):
+            detail = backend.get_thread(tenant, thread_id=x)
+            t = detail.thread
+            return (
+                [
+                    (s.number, s.message_count, s.folder, s.subject)
+                    for s in backend.list_threads(tenant, "*", 10).threads
+                ],
+                (t.message_count, t.customer_email, t.assignee_user_id, t.last_message_at),
+                [msg.message_id for msg in detail.messages],
+                sorted(n.number for n in backend.search(tenant, parse("fifth edited"), 10).threads),
+            )
+
+        one_by_one, batched = str(uuid.uuid4()), str(uuid.uuid4())
+        for producer, payload in history:
+            payload.tenant_id = one_by_one
+            feed.deliver(producer, payload, tenant=one_by_one)
+        apply = batch_dispatcher(backend)
+        items = []
+        positions = {"threading": 10_000, "routing": 10_000}
+        for producer, payload in history:
+            payload.tenant_id = batched
+            positions[producer] += 1
+            envelope = encode(payload, tenant_id=batched, aggregate_id=str(uuid.uuid4()), aggregate_version=1)
+            items.append(
+                (decode(envelope.SerializeToString()), Tracking(feed.streams[producer], positions[producer]))
+            )
+        apply(items)
+        apply(items)  # redelivered: no second effect
+        assert state(batched) == state(one_by_one)
+        assert state(batched)[1][0] == 5
+
     # -- tenant isolation and hostile input ---------------------------------------------------------------
     def test_another_tenants_threads_are_invisible(self, backend, feed):
         other = str(uuid.uuid4())

@@ -66,37 +66,42 @@ def message_time(mail: mail_pb2.Mail, threaded_at: Timestamp) -> datetime:
     return dated or arrived or datetime.now(UTC)
 
 
-def index_message(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+def message_doc(event: DecodedEvent) -> MessageDoc | None:
+    """A MessageThreaded as the read model indexes it; None when it cannot be indexed."""
     p: events_pb2.MessageThreaded = event.payload  # type: ignore[assignment]
     tenant = _tenant(event, p.tenant_id)
     if tenant is None or not p.thread_id or not p.message_id:
-        backend.skip(position)
-        return
+        return None
     mail = p.mail
     sender = getattr(mail, "from")  # a Python keyword as a field name
-    backend.index_message(
-        MessageDoc(
-            tenant_id=tenant,
-            message_id=p.message_id,
-            thread_id=p.thread_id,
-            thread_number=p.thread_number,
-            thread_subject=p.thread_subject,
-            mailbox_id=p.mailbox_id,
-            mailbox_address=p.mailbox_address,
-            inbound=mail.direction != mail_pb2.DIRECTION_OUTBOUND,
-            rfc822_id=mail.message_id,
-            subject=mail.subject,
-            from_email=sender.email,
-            from_name=sender.name,
-            to_emails=tuple(a.email for a in mail.to if a.email),
-            cc_emails=tuple(a.email for a in mail.cc if a.email),
-            at=message_time(mail, event.envelope.occurred_at),
-            text=mail.text,
-            attachment_names=tuple(a.filename for a in mail.attachments if a.filename),
-            mail=mail.SerializeToString(),
-        ),
-        position,
+    return MessageDoc(
+        tenant_id=tenant,
+        message_id=p.message_id,
+        thread_id=p.thread_id,
+        thread_number=p.thread_number,
+        thread_subject=p.thread_subject,
+        mailbox_id=p.mailbox_id,
+        mailbox_address=p.mailbox_address,
+        inbound=mail.direction != mail_pb2.DIRECTION_OUTBOUND,
+        rfc822_id=mail.message_id,
+        subject=mail.subject,
+        from_email=sender.email,
+        from_name=sender.name,
+        to_emails=tuple(a.email for a in mail.to if a.email),
+        cc_emails=tuple(a.email for a in mail.cc if a.email),
+        at=message_time(mail, event.envelope.occurred_at),
+        text=mail.text,
+        attachment_names=tuple(a.filename for a in mail.attachments if a.filename),
+        mail=mail.SerializeToString(),
     )
+
+
+def index_message(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    doc = message_doc(event)
+    if doc is None:
+        backend.skip(position)
+        return
+    backend.index_message(doc, position)
 
 
 def file_thread(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
@@ -325,9 +330,26 @@ def batch_dispatcher(backend: SearchBackend) -> Callable[[list[tuple[DecodedEven
     """The ConsumerRunner batch handler: a whole fetched batch in one backend transaction (bulk)."""
     dispatch = dispatcher(backend)
 
+    bulk = getattr(backend, "index_messages", None)
+
     def dispatch_batch(items: list[tuple[DecodedEvent, Tracking]]) -> None:
         with backend.batch():
+            run: list[tuple[MessageDoc, Position]] = []
             for event, tracking in items:
+                position = Position(tracking.application_name, tracking.notification_id)
+                doc = (
+                    message_doc(event)
+                    if bulk is not None and type(event.payload) is events_pb2.MessageThreaded
+                    else None
+                )
+                if doc is not None:
+                    run.append((doc, position))  # consecutive messages go in one bulk write
+                    continue
+                if run:
+                    bulk(run)
+                    run = []
                 dispatch(event, tracking)
+            if run:
+                bulk(run)
 
     return dispatch_batch
