@@ -165,11 +165,44 @@ def _cyrillic_codec(data: bytes) -> str | None:
     return "koi8-r" if koi8 >= cp1251 else "cp1251"
 
 
+# 8-bit single-byte codecs decode any bytes without error, so a UTF-8 text labelled with one of them
+# (webmail forms and list servers do this) would silently become "zamÃ³wienie".
+_SINGLE_BYTE = frozenset(
+    {"cp1252", "latin-1", "iso8859-2", "cp1250", "iso8859-15", "cp1251", "koi8-r", "koi8-u", "mac-roman"}
+)
+_SURROGATES = re.compile("[\udc80-\udcff]+")
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Valid UTF-8 with at least one multi-byte sequence: in single-byte text that is (nearly) never
+    an accident, because it needs a lead byte (0xC2-0xF4) followed by the right number of 0x80-0xBF."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not data.isascii()
+
+
+def _mixed_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few stray 8-bit bytes (a Latin-1 footer appended by a list server, a pasted
+    signature): keep the UTF-8 and read only the stray bytes as windows-1252."""
+    text = data.decode("utf-8", "surrogateescape")
+    stray = sum(len(m) for m in _SURROGATES.findall(text))
+    good = sum(1 for c in text if c > "\x7f") - stray
+    if good < 2 or good < 2 * stray:
+        return None
+    return _SURROGATES.sub(
+        lambda m: m.group().encode("utf-8", "surrogateescape").decode("cp1252", "replace"), text
+    )
+
+
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
     """Decode `data`; returns (text, repair) where repair describes any deviation from `declared`."""
     if not data:
         return "", None
     codec = codec_for(declared)
+    if codec in _SINGLE_BYTE and _is_utf8(data):
+        return data.decode("utf-8"), f"{declared}->utf-8"
     if codec == "iso8859-2" and any(0x80 <= b <= 0x9F for b in data):
         # Labelled Latin-2 but carrying windows-1250 bytes (Outlook does this for Polish mail).
         return data.decode("cp1250", errors="replace"), f"{declared}->cp1250"
@@ -197,6 +230,9 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         return data.decode("utf-8"), f"{label}->utf-8"
     except UnicodeDecodeError:
         pass
+    mixed = _mixed_utf8(data)
+    if mixed is not None:
+        return mixed, f"{label}->utf-8 with stray cp1252 bytes"
     for sibling in _SIBLINGS.get(codec or "", ()):
         try:
             return data.decode(sibling), f"{label}->{sibling}"

@@ -365,3 +365,18 @@ def test_multipart_without_any_boundary_becomes_text():
     assert mail.text == "Just some text, no parts at all."
     assert mail.attachments == ()
     assert "NoBoundaryInMultipartDefect" in mail.parse_defects
+
+
+def test_utf8_text_labelled_latin1_is_read_as_utf8():
+    raw = b"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n" + (
+        "Zamówienie nr 12 – dziękuję".encode()
+    )
+    mail = parse_mail(raw)
+    assert mail.text == "Zamówienie nr 12 – dziękuję"
+    assert mail.charset_repairs == ("text/plain: iso-8859-1->utf-8",)
+
+
+def test_utf8_text_with_a_latin1_footer_keeps_both():
+    body = "Dzień dobry, proszę o zwrot.\n".encode() + "-- \nListe: Grüße aus Köln\n".encode("latin-1")
+    raw = b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + body
+    assert parse_mail(raw).text == "Dzień dobry, proszę o zwrot.\n-- \nListe: Grüße aus Köln"
