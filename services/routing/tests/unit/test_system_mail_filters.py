@@ -359,3 +359,20 @@ def test_reply_to_on_the_senders_own_site_does_not_save_a_notification():
         mail("From: no-reply@bank.pl\nReply-To: kontakt@bank.pl\nSubject: Wyciąg", "Wyciąg za styczeń.")
     )
     assert verdict.kind == "notification"
+
+
+def test_every_filter_consulted_leaves_its_word_in_the_trace(monkeypatch):
+    verdict = classify(mail("From: no-reply@bank.pl\nSubject: Wyciąg"))
+    assert [name for name, _ in verdict.trace] == [name for name, _ in FILTERS]
+    assert all(word == "abstained" for _, word in verdict.trace[:-1])
+    assert verdict.trace[-1] == ("noreply_sender", "notification: no-reply sender no-reply@bank.pl")
+    # A filter that raises abstains (and says so); the mail is still sorted by the rest.
+    from responer_routing.domain.system_mail import pipeline
+
+    def broken(mail, policy):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(pipeline, "FILTERS", (("broken", broken), *pipeline.FILTERS))
+    verdict = pipeline.classify(mail("From: a@b.pl\nSubject: Pytanie"))
+    assert not verdict.system and verdict.trace[0] == ("broken", "error: ValueError: boom")
+    assert len(verdict.trace) == len(FILTERS) + 1

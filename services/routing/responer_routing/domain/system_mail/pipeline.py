@@ -33,21 +33,27 @@ _DEFAULT_POLICY = SortingPolicy()
 
 
 def classify(mail: IncomingMail, policy: SortingPolicy | None = None) -> Verdict:
-    """The first filter that recognises system mail decides; otherwise the mail is a customer's."""
+    """The first filter that recognises system mail decides; otherwise the mail is a customer's.
+    Every filter consulted leaves its word in `Verdict.trace`."""
     policy = policy or _DEFAULT_POLICY
+    trace: list[tuple[str, str]] = []
     for name, detect in FILTERS:
         try:
             verdict = detect(mail, policy)
         except Exception as exc:  # a broken filter must not drop mail; it just abstains
-            verdict = None
-            _ = (name, exc)
-        if verdict is not None:
-            return Verdict(
-                verdict.system,
-                verdict.kind,
-                f"{name}: {verdict.reason}",
-                verdict.folder,
-                verdict.bounce_recipient,
-                verdict.bounce_status,
-            )
-    return Verdict.customer()
+            trace.append((name, f"error: {type(exc).__name__}: {exc}"))
+            continue
+        if verdict is None:
+            trace.append((name, "abstained"))
+            continue
+        trace.append((name, f"{verdict.kind}: {verdict.reason}"))
+        return Verdict(
+            verdict.system,
+            verdict.kind,
+            f"{name}: {verdict.reason}",
+            verdict.folder,
+            verdict.bounce_recipient,
+            verdict.bounce_status,
+            tuple(trace),
+        )
+    return Verdict.customer().traced(tuple(trace))

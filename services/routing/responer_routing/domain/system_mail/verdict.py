@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal[
@@ -16,6 +16,12 @@ class Verdict:
     folder: Literal["Inbox", "System"]
     bounce_recipient: str | None = None
     bounce_status: str | None = None
+    # What each filter said, in pipeline order, up to the one that decided: (filter, "abstained" |
+    # "error: ..." | "kind: reason"). For showing why; not part of the verdict's identity.
+    trace: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def traced(self, trace: tuple[tuple[str, str], ...]) -> Verdict:
+        return replace(self, trace=trace)
 
     @classmethod
     def customer(cls, reason: str = "no system-mail signal") -> Verdict:
