@@ -8,7 +8,7 @@ LINT_PATHS = $(wildcard libs services tests bench)
 PYTEST_ARGS ?=
 HTTP_PORT ?= 8080
 
-.PHONY: install proto lint typecheck test up bench clean distclean help
+.PHONY: install proto lint typecheck test up bench bench-search clean distclean help
 
 help:
 	@echo "make up       start PostgreSQL, NATS, dovecot, an SMTP catcher and all services with demo data"
@@ -46,6 +46,11 @@ up: install
 bench: install
 	@if [ -x bench/run.sh ] || [ -f bench/run.sh ]; then bash bench/run.sh; \
 	  else echo "make bench: bench/run.sh does not exist yet. The harness goes there; see docs/operations.md."; fi
+
+# Search at scale (issue 6): SIZE messages (default 1,000,000) into PostgreSQL, query mix next to notmuch.
+# The corpus and parsed events are cached in $(BENCH_CACHE) (default ~/.cache/responer-bench).
+bench-search: install
+	@$(PY) bench/search_bench.py --size $${SIZE:-1000000} --json bench/out/search_$${SIZE:-1000000}.json
 
 clean:
 	rm -rf .state .pytest_cache .ruff_cache .mypy_cache bench/out libs/events/responer

@@ -22,6 +22,8 @@ if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then miss
 # fonts: without them headless screenshots render text as boxes
 if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium fonts-liberation); fi
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then missing+=(postgresql); fi
+# optional bench packages: notmuch is the search benchmark's baseline (bench/search_bench.py)
+if ! command -v notmuch >/dev/null 2>&1; then missing+=(notmuch python3-notmuch2); fi
 # Debian's python3 comes without pip; it is needed only to install uv.
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1 \
   && ! python3 -m pip --version >/dev/null 2>&1; then
