@@ -183,13 +183,14 @@ def _is_utf8(data: bytes) -> bool:
     return not data.isascii()
 
 
-def _mixed_utf8(data: bytes) -> str | None:
-    """UTF-8 with a few stray 8-bit bytes (a Latin-1 footer appended by a list server, a pasted
-    signature): keep the UTF-8 and read only the stray bytes as windows-1252."""
+def _mixed_utf8(data: bytes, *, declared_utf8: bool) -> str | None:
+    """UTF-8 with stray 8-bit bytes (a Latin-1 footer appended by a list server, a pasted
+    signature): keep the UTF-8 and read only the stray bytes as windows-1252. Declared UTF-8 needs
+    one valid multi-byte character as evidence; undeclared text needs them to outnumber the strays."""
     text = data.decode("utf-8", "surrogateescape")
     stray = sum(len(m) for m in _SURROGATES.findall(text))
     good = sum(1 for c in text if c > "\x7f") - stray
-    if good < 2 or good < 2 * stray:
+    if good < 1 or (not declared_utf8 and (good < 2 or good < stray)):
         return None
     return _SURROGATES.sub(
         lambda m: m.group().encode("utf-8", "surrogateescape").decode("cp1252", "replace"), text
@@ -230,7 +231,7 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         return data.decode("utf-8"), f"{label}->utf-8"
     except UnicodeDecodeError:
         pass
-    mixed = _mixed_utf8(data)
+    mixed = _mixed_utf8(data, declared_utf8=codec == "utf-8")
     if mixed is not None:
         return mixed, f"{label}->utf-8 with stray cp1252 bytes"
     for sibling in _SIBLINGS.get(codec or "", ()):
