@@ -15,6 +15,7 @@ from responer_gateway.api.routes import (
     auth,
     contacts,
     conversations,
+    features,
     folders,
     groups,
     mailboxes,
@@ -52,7 +53,7 @@ def create_app(ctx: GatewayContext) -> FastAPI:
     for module in (auth, users, folders, threads, search, mailboxes, quarantine, replies, rules, assignment):
         app.include_router(module.router)
     app.include_router(conversations.router)
-    for module in (groups, sla, contacts):
+    for module in (groups, sla, contacts, features):
         app.include_router(module.router)
 
     @app.middleware("http")

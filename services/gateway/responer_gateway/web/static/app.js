@@ -79,6 +79,7 @@ async function showApp(me) {
   $("tenant-name").textContent = me.tenant.name;
   await Promise.all([loadFolders(), loadThreads()]);
   startPolling();
+  document.dispatchEvent(new CustomEvent("responer:app-shown", { detail: me }));
 }
 
 // -- folders --------------------------------------------------------------------------------------
@@ -168,6 +169,7 @@ async function openThread(threadId) {
   $("thread-status").textContent = thread.status || "open";
   $("thread-reason").textContent = thread.system_reason || "";
   $("messages").replaceChildren(...thread.messages.map(messageView));
+  document.dispatchEvent(new CustomEvent("responer:thread-opened", { detail: thread }));
 }
 
 function messageView(m) {
