@@ -200,16 +200,24 @@ class GatewayApplication(ResponerApplication):
         raise RuntimeError("the tenant's directory kept changing; try again")
 
     def change_group(self, tenant_id: UUID, group_id: str, name: str | None, members: list[str] | None, manager: str | None) -> Group:  # fmt: skip
-        group = self.get_group(tenant_id, group_id)
-        if group is None:
-            raise NotInTenantError(f"no group {group_id} in this tenant")
-        name = group.name if name is None else name
-        members = group.member_user_ids if members is None else members
-        manager = group.manager_user_id if manager is None else manager
-        name = self._check_group(tenant_id, name, members, manager, group_id)
-        group.change(tenant_id=tenant_id, name=name, member_user_ids=members, manager_user_id=manager)
-        self.save(group)
-        return group
+        """Unset arguments keep their value; a concurrent edit is retried on the group's fresh state."""
+        for _ in range(5):
+            group = self.get_group(tenant_id, group_id)
+            if group is None:
+                raise NotInTenantError(f"no group {group_id} in this tenant")
+            new_name = group.name if name is None else name
+            new_members = group.member_user_ids if members is None else members
+            new_manager = group.manager_user_id if manager is None else manager
+            new_name = self._check_group(tenant_id, new_name, new_members, new_manager, group_id)
+            group.change(
+                tenant_id=tenant_id, name=new_name, member_user_ids=new_members, manager_user_id=new_manager
+            )
+            try:
+                self.save(group)
+            except IntegrityError:
+                continue
+            return group
+        raise RuntimeError("the group kept changing; try again")
 
     def remove_group(self, tenant_id: UUID, group_id: str) -> None:
         group = self.get_group(tenant_id, group_id)
@@ -222,13 +230,18 @@ class GatewayApplication(ResponerApplication):
 
     def set_availability(self, tenant_id: UUID, user_id: str, available: bool | None, skills: list[str] | None, max_open: int | None) -> User:  # fmt: skip
         """Unset arguments keep their value; the event carries the whole state."""
-        user = self.tenant_user(tenant_id, user_id)
-        skills = list(user.skills) if skills is None else skills
-        user.set_availability(
-            tenant_id=tenant_id,
-            available=user.available if available is None else available,
-            skills=list(dict.fromkeys(s.strip() for s in skills if s.strip())),
-            max_open=user.max_open if max_open is None else max_open,
-        )
-        self.save(user)
-        return user
+        for _ in range(5):
+            user = self.tenant_user(tenant_id, user_id)
+            kept = list(user.skills) if skills is None else skills
+            user.set_availability(
+                tenant_id=tenant_id,
+                available=user.available if available is None else available,
+                skills=list(dict.fromkeys(s.strip() for s in kept if s.strip())),
+                max_open=user.max_open if max_open is None else max_open,
+            )
+            try:
+                self.save(user)
+            except IntegrityError:
+                continue  # a concurrent change (a password, another toggle): apply ours on top of it
+            return user
+        raise RuntimeError("the user kept changing; try again")
