@@ -376,3 +376,23 @@ def test_every_filter_consulted_leaves_its_word_in_the_trace(monkeypatch):
     verdict = pipeline.classify(mail("From: a@b.pl\nSubject: Pytanie"))
     assert not verdict.system and verdict.trace[0] == ("broken", "error: ValueError: boom")
     assert len(verdict.trace) == len(FILTERS) + 1
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "system"),
+    [
+        ("Auto: Skoda Octavia 2015", "Czy ta uszczelka pasuje do mojego auta?", False),
+        (
+            "Nieobecność – dostawa",
+            "Nie będzie mnie w domu we wtorek, czy kurier może przyjść w środę?",
+            False,
+        ),
+        ("Out of office", "Please deliver on Monday instead, is that possible?", False),
+        ("Auto: Zamówienie 123", "Dziękuję za wiadomość. Odpowiem wkrótce.", True),
+        ("Nieobecność", "Dziękuję za wiadomość, odpiszę po powrocie.", True),
+        ("Automatic reply: Order 5", "Is anyone there?", True),  # a machine's words, whatever follows
+    ],
+)
+def test_ambiguous_out_of_office_subjects_need_a_text_that_asks_nothing(subject, body, system):
+    verdict = classify(mail(f"From: a@b.pl\nSubject: {subject}", body))
+    assert verdict.system is system, verdict.reason

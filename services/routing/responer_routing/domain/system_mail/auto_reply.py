@@ -54,6 +54,18 @@ _DEFERRAL = re.compile(
 )
 
 
+_MACHINE_WORDS = re.compile(
+    r"automatic|auto[ -]?(reply|response)|autoreply|autoresponder|automatische|automatique|automatyczn|"
+    r"autoodpowied|abwesenheitsnotiz|vacation (reply|message|notice)",
+    re.I,
+)
+
+
+def _states_without_asking(mail: IncomingMail) -> bool:
+    words = own_words(mail.text)
+    return len(words) <= 1500 and "?" not in words
+
+
 def _absence_notice(mail: IncomingMail) -> str | None:
     words = " ".join(own_words(mail.text).split())  # wrapped lines: "W pilnych\nsprawach"
     if len(words) > 1200 or "?" in words:
@@ -91,9 +103,16 @@ def detect_auto_reply(mail: IncomingMail, policy: SortingPolicy) -> Verdict | No
     precedence = (mail.header("Precedence") or "").strip().lower()
     if precedence == "auto_reply":
         return Verdict.system_mail("auto_reply", "Precedence: auto_reply")
-    if _OUT_OF_OFFICE.search(subject) and not is_reply_or_forward(subject):
-        return Verdict.system_mail("auto_reply", f"out-of-office subject {mail.subject!r}")
-    if re.match(r"^\s*(auto|autoreply|automatic reply)\s*:", subject, re.I):
+    matched = _OUT_OF_OFFICE.search(subject)
+    if matched and not is_reply_or_forward(subject):
+        # "Automatic reply" is a machine's word; "Nieobecność – dostawa" or "Out of office" could be
+        # a person's subject, so those also need a text that asks nothing and is short.
+        if _MACHINE_WORDS.search(matched.group(0)) or _states_without_asking(mail):
+            return Verdict.system_mail("auto_reply", f"out-of-office subject {mail.subject!r}")
+    # "Auto:" is also Polish for a car ("Auto: Skoda Octavia – pasuje?"): only with a text that asks nothing.
+    if re.match(r"^\s*(auto|autoreply|automatic reply)\s*:", subject, re.I) and (
+        not subject.lower().startswith("auto:") or _states_without_asking(mail)
+    ):
         return Verdict.system_mail("auto_reply", f"auto-reply subject prefix {mail.subject!r}")
     if not re.match(r"^\s*(fw|fwd|wg|pd|tr|rv|enc)\s*:", subject, re.I):
         notice = _absence_notice(mail)
