@@ -823,11 +823,8 @@ class OpenSearchBackend:
         if not query.has_message_conditions:
             return self._search_thread_docs(tenant_id, q, body, limit, offset, options, cursor)
         body["collapse"] = {"field": "thread_id"}
-        body["sort"] = (["_score"] if by_relevance else []) + [
-            {"last_message_at": "desc"},
-            {"thread_id": "desc"},
-            {"date": "desc"},
-        ]
+        # A thread ranks by its newest matching message (the collapse keeps that one per thread).
+        body["sort"] = (["_score"] if by_relevance else []) + [{"date": "desc"}, {"thread_id": "desc"}]
         body["aggs"] = {
             "total": {"cardinality": {"field": "thread_id", "precision_threshold": CARDINALITY_PRECISION}}
         }

@@ -497,36 +497,47 @@ class PostgresSearchBackend:
         offset = decode_offset(cursor) if by_relevance else 0
         after = None if by_relevance else Cursor.decode(cursor)
         if c.message_level:
+            # Messages only ever sit in listed threads (a merge moves them), so the thread row is
+            # joined only when the query reads thread fields. A thread ranks by its newest hit.
+            join = (
+                sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
+                if c.thread_level
+                else sql.SQL("")
+            )
             hits = sql.SQL(
-                "SELECT m.thread_id, max({rank}) AS score FROM search.messages m "
-                "JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id "
-                "WHERE m.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0 AND {cond} "
-                "GROUP BY m.thread_id"
-            ).format(rank=rank, cond=c.condition)
+                "SELECT m.thread_id, max(m.date) AS at, max({rank}) AS score FROM search.messages m {join}"
+                "WHERE m.tenant_id = %(tenant)s AND {cond} GROUP BY m.thread_id"
+            ).format(rank=rank, join=join, cond=c.condition)
         else:
             hits = sql.SQL(
-                "SELECT t.thread_id, 0::real AS score FROM search.threads t WHERE {} AND {}"
+                "SELECT t.thread_id, t.last_message_at AS at, 0::real AS score FROM search.threads t WHERE {} AND {}"
             ).format(_LISTED, c.condition)
         where = [sql.SQL("true")]
         if after is not None:
-            where.append(_AFTER)
+            where.append(sql.SQL("(h.at, h.thread_id) < (%(after_at)s, %(after_id)s)"))
             c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
-        order = (
-            sql.SQL("ORDER BY h.score DESC, t.last_message_at DESC, t.thread_id DESC")
-            if by_relevance
-            else _ORDER
-        )
+        order = sql.SQL("score DESC, at DESC, thread_id DESC" if by_relevance else "at DESC, thread_id DESC")
         facets = _FACETS if options.facets and not cursor else sql.SQL("NULL::json AS facets")
         c.params |= {"offset": offset}
         cur = conn.cursor(row_factory=dict_row)
         rows = cur.execute(
             sql.SQL(
-                "WITH h AS MATERIALIZED ({hits}) "
-                "SELECT {summary}, (SELECT count(*) FROM h) AS total, {facets} "
-                "FROM h JOIN search.threads t ON t.tenant_id = %(tenant)s AND t.thread_id = h.thread_id "
-                "WHERE {where} {order} OFFSET %(offset)s LIMIT %(limit)s"
+                "WITH h AS MATERIALIZED ({hits}), "
+                "p AS (SELECT * FROM h WHERE {where} ORDER BY {order} OFFSET %(offset)s LIMIT %(limit)s) "
+                "SELECT {summary}, p.at AS hit_at, (SELECT count(*) FROM h) AS total, {facets} "
+                "FROM p JOIN search.threads t ON t.tenant_id = %(tenant)s AND t.thread_id = p.thread_id "
+                "ORDER BY {porder}"
             ).format(
-                hits=hits, summary=_SUMMARY, facets=facets, where=sql.SQL(" AND ").join(where), order=order
+                hits=hits,
+                summary=_SUMMARY,
+                facets=facets,
+                where=sql.SQL(" AND ").join(where),
+                order=order,
+                porder=sql.SQL(
+                    "p.score DESC, p.at DESC, p.thread_id DESC"
+                    if by_relevance
+                    else "p.at DESC, p.thread_id DESC"
+                ),
             ),
             c.params,
         ).fetchall()
@@ -548,8 +559,8 @@ class PostgresSearchBackend:
             if by_relevance:
                 next_cursor = encode_offset(offset + limit) if offset + limit <= MAX_OFFSET else ""
             else:
-                last = threads[-1]
-                next_cursor = Cursor(last.last_message_at, last.thread_id).encode()
+                last = page[-1]
+                next_cursor = Cursor(last["hit_at"], last["thread_id"]).encode()
         if not rows and cursor:
             total = _count_hits(conn, hits, c.params)
         empty = options.facets and not cursor

@@ -50,6 +50,7 @@ def _prefix_operand(word: str) -> str:
 class Compiled:
     condition: sql.Composable = field(default_factory=lambda: sql.SQL("true"))
     message_level: bool = False
+    thread_level: bool = False  # reads the thread row `t` (tag, folder, status, assignee, note, number)
     tsquery: sql.Composable | None = None  # positive text terms together: for ranking and highlighting
     params: dict[str, object] = field(default_factory=dict)
 
@@ -95,6 +96,10 @@ class _Compiler:
             if isinstance(n, Body):
                 return sql.SQL("({} AND ts_filter(m.tsv, '{{c}}') @@ {})").format(match, tsq)
             return match
+        if isinstance(n, Note | ThreadNumber) or (
+            isinstance(n, Filter) and n.field not in ("mailbox", "has")
+        ):
+            c.thread_level = True
         if isinstance(n, Note):
             return sql.SQL(
                 "EXISTS (SELECT 1 FROM search.timeline n WHERE n.tenant_id = t.tenant_id "
