@@ -112,7 +112,9 @@ async function loadThreads({ append = false } = {}) {
   let page;
   if (state.query) {
     params.set("q", state.query);
+    if (!append) params.set("facets", "true");
     page = await api(`/api/search?${params}`);
+    if (!append) renderFacets(page.facets);
   } else {
     params.set("folder", state.folder);
     page = await api(`/api/threads?${params}`);
@@ -121,11 +123,40 @@ async function loadThreads({ append = false } = {}) {
   state.paged = append;
   $("list-title").textContent = state.query ? `Search: ${state.query}` : state.folder;
   $("clear-search").hidden = !state.query;
+  if (!state.query) renderFacets(null);
   const items = page.threads.map(threadItem);
   if (append) $("thread-list").append(...items);
   else $("thread-list").replaceChildren(...items);
   $("list-empty").hidden = $("thread-list").children.length > 0;
   $("more").hidden = !state.cursor;
+}
+
+// -- search facets: thread counts per folder, tag and assignee; a click narrows the query ---------------
+function renderFacets(facets) {
+  let box = $("search-facets");
+  if (!box) {
+    box = el("div", { id: "search-facets", class: "facets", "data-testid": "search-facets" });
+    $("list-title").after(box);
+  }
+  box.hidden = !facets;
+  if (!facets) { box.replaceChildren(); return; }
+  const quote = (v) => (/[\s"()]/.test(v) ? `"${v.replaceAll('"', "")}"` : v);
+  const chip = (kind, label, term, n) => {
+    const b = el("button", { type: "button", class: "facet", "data-testid": "facet", "data-facet": kind,
+      text: `${label} ${n}` });
+    b.addEventListener("click", async () => {
+      state.query = `${state.query} ${term}`.trim();
+      $("search-input").value = state.query;
+      await loadThreads();
+    });
+    return b;
+  };
+  box.replaceChildren(
+    ...facets.folders.map((f) => chip("folder", f.value, `folder:${quote(f.value)}`, f.threads)),
+    ...facets.tags.map((f) => chip("tag", `#${f.value}`, `tag:${quote(f.value)}`, f.threads)),
+    ...facets.assignees.map((f) => chip("assignee", f.value ? `@${f.value.slice(0, 8)}` : "unassigned",
+      f.value ? `assignee:${f.value}` : "is:unassigned", f.threads)),
+  );
 }
 
 function threadItem(t) {
@@ -138,6 +169,9 @@ function threadItem(t) {
     el("time", { class: "time", dateTime: t.last_message_at || "", text: formatTime(t.last_message_at) }),
     el("span", { class: "customer", "data-testid": "thread-item-customer", text: t.customer.name || t.customer.email }),
     el("span", { class: "msgs", "data-testid": "thread-item-count", title: "messages", text: String(t.message_count) }));
+  if (state.query && t.tags && t.tags.length) {
+    button.append(el("span", { class: "tags", "data-testid": "thread-item-tags", text: t.tags.map((x) => `#${x}`).join(" ") }));
+  }
   if (t.snippet && state.query) {
     const snippet = el("span", { class: "snippet", "data-testid": "thread-item-snippet" });
     snippet.innerHTML = t.snippet; // escaped by the search service, with <mark> around the hits
