@@ -158,6 +158,11 @@ def test_prose_bounce_from_daemon_with_empty_return_path():
             "From: admin@klient.pl\nSubject: Rejected parcel",
             "Your courier rejected my parcel. Not a member?\n",
         ),
+        # A postmaster is sometimes a person: the daemon's name alone is not a bounce.
+        (
+            "From: Postmaster <postmaster@isp-klienta.pl>\nSubject: Pytanie o Państwa serwer",
+            "Dzień dobry, czy możecie sprawdzić rekord SPF domeny? Pozdrawiam, Adam\n",
+        ),
         # A list-like header alone does not make a person's "my message was rejected" a bounce.
         (
             "From: jan-admin@klient.pl\nSubject: My post was rejected",

@@ -44,11 +44,15 @@ _BOUNCE_SUBJECT = re.compile(
     r"could not (be )?deliver|not delivered|delivery (report|error)|mail system error|"
     r"warning: could not send|delayed mail|message delayed|delivery delayed|rejected|"
     r"nicht zustellbar|unzustellbar|niedostarczon|nie (został|mogła|można).{0,30}dostarcz|"
-    r"mail could not|returned to sender|permanent error|bounce",
+    r"mail could not|returned to sender|returning to sender|permanent error|bounce|failed delivery|"
+    r"mail failed|message .{0,60}\bdelayed\b|error sending your (mail|message)",
     re.I,
 )
 _SUCCESS_SUBJECT = re.compile(r"^\s*(delivered|relayed|delivery status notification \(success\))", re.I)
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_SMTP_REPLY = re.compile(
+    r"\b[45]\d\d[ -]#?[45]\.\d{1,3}\.\d{1,3}\b|\b[45]\d\d[ -]<[^>\s]+@|^\s*<<<\s*[45]\d\d\b", re.M
+)
 _REPLY_CODE = re.compile(r"\b([45]\d\d)[ -]")
 _ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 _FIELD = re.compile(r"^([\w-]+):[ \t]*(.*)$", re.M)
@@ -233,9 +237,13 @@ def detect_delivery_report(mail: IncomingMail, policy: SortingPolicy) -> Verdict
         evidence.append("multipart/report")
     if mail.has_header("X-Failed-Recipients"):
         evidence.append("X-Failed-Recipients")
-    if local_part(mail.from_email) in _DAEMONS or _DAEMON_NAMES.search(mail.from_name or ""):
-        evidence.append(f"daemon sender {mail.from_email or mail.from_name}")
     bounce_subject = bool(_BOUNCE_SUBJECT.search(subject)) and not human_quote
+    if local_part(mail.from_email) in _DAEMONS or _DAEMON_NAMES.search(mail.from_name or ""):
+        # A postmaster is sometimes a person answering a question: the daemon's name needs
+        # something a bounce says (its subject, its wording, an SMTP reply) besides.
+        head = mail.text[:5000]
+        if _BOUNCE_SUBJECT.search(subject) or _BOUNCE_TEXT.search(head) or _SMTP_REPLY.search(head):
+            evidence.append(f"daemon sender {mail.from_email or mail.from_name}")
     if return_path_is_empty(mail) and bounce_subject:
         evidence.append("empty Return-Path")
     automated = bool(evidence) or return_path_is_empty(mail) or _automated_sender(mail)
