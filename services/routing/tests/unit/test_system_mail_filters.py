@@ -199,6 +199,14 @@ def test_delivery_report_near_misses(headers, body):
             "From: mark@example.co.uk\nSubject: Re: order 55",
             "Thank you for your email. I am out of the office until 12/01 with limited access to email.\n",
         ),
+        (
+            "From: ola@firma-klienta.pl\nSubject: Odp: Oferta",
+            "Do 15.01.2026 przebywam na urlopie. W sprawach pilnych proszę dzwonić do biura.\n",
+        ),
+        (
+            "From: sam@example.com\nSubject: Re: Quote",
+            "I'm on annual leave until Monday 13th. If it is urgent, call the office.\n",
+        ),
     ],
 )
 def test_auto_reply_recognised_by_its_words_alone(headers, body):

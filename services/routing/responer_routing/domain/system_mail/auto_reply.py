@@ -49,7 +49,8 @@ _DEFERRAL = re.compile(
     r"\b(upon|on|after) my return|when i (return|am back|get back)|"
     r"\b(in|for) (urgent|pressing) (matters|cases|issues|enquiries|inquiries)|for anything urgent|"
     r"ograniczony dost[eę]p|(nie mam|brak) dost[eę]pu do (poczty|e-?maila)|odpowiem|odpiszę|"
-    r"po (moim )?powrocie|w (pilnych|pilnej|nagłych|nagłej) (sprawach|sprawie)",
+    r"\bif (it is|it's|your (matter|enquiry|inquiry|query|request) is) urgent|"
+    r"po (moim )?powrocie|w (pilnych|pilnej|nagłych|nagłej) (sprawach|sprawie)|w sprawach (pilnych|nagłych)",
     re.I,
 )
 
@@ -73,7 +74,8 @@ def _absence_notice(mail: IncomingMail) -> str | None:
     absence = _ABSENCE.search(words)
     if absence is None or _DEFERRAL.search(words) is None:
         return None
-    if _RETURN_DATE.search(words[absence.start() : absence.end() + 120]) is None:
+    # The date may come first: "Do 15.01 jestem na urlopie."
+    if _RETURN_DATE.search(words[max(0, absence.start() - 60) : absence.end() + 120]) is None:
         return None
     return absence.group(0)
 
