@@ -409,3 +409,22 @@ def test_every_filter_consulted_leaves_its_word_in_the_trace(monkeypatch):
 def test_ambiguous_out_of_office_subjects_need_a_text_that_asks_nothing(subject, body, system):
     verdict = classify(mail(f"From: a@b.pl\nSubject: {subject}", body))
     assert verdict.system is system, verdict.reason
+
+
+def test_polish_prose_bounce_with_the_original_attached():
+    raw = (
+        "From: Administrator poczty <poczta@serwer.example.pl>\nReturn-Path: <>\n"
+        "Subject: Niedostarczona wiadomość\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain; charset=utf-8\n\n"
+        "Wiadomość nie mogła zostać dostarczona do adresata:\n\n  jan.nowak@example.pl\n\n"
+        "Serwer odpowiedział: 550 5.1.1 Nie ma takiego użytkownika\n"
+        "--b\nContent-Type: message/rfc822\n\nFrom: sklep@firma.pl\nTo: jan.nowak@example.pl\nSubject: Zamówienie\n\n"
+        "Dziękujemy.\n--b--\n"
+    )
+    verdict = classify(facts(raw.encode()))
+    assert (verdict.kind, verdict.bounce_recipient, verdict.bounce_status) == (
+        "bounce",
+        "jan.nowak@example.pl",
+        "5.1.1",
+    )

@@ -43,7 +43,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"returned mail|mail delivery failed|failure notice|non.?deliver|delivery notification|"
     r"could not (be )?deliver|not delivered|delivery (report|error)|mail system error|"
     r"warning: could not send|delayed mail|message delayed|delivery delayed|rejected|"
-    r"nicht zustellbar|unzustellbar|niedostarczon|nie (został|mogła|można).{0,30}dostarcz|"
+    r"nicht zustellbar|unzustellbar|niedostarczon|nie (został|mogła|można|udało).{0,30}dostarcz|"
     r"mail could not|returned to sender|returning to sender|permanent error|bounce|failed delivery|"
     r"mail failed|message .{0,60}\bdelayed\b|error sending your (mail|message)",
     re.I,
@@ -62,7 +62,7 @@ _SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"}
 _BOUNCE_TEXT = re.compile(
     r"could not be delivered|couldn't be delivered|undeliverable|delivery (has )?failed|"
     r"permanent(ly)? (error|fatal)|user unknown|no such (user|mailbox)|mailbox (is )?(full|unavailable)|"
-    r"was not delivered|message (was )?rejected|nie (został[ao]?|można).{0,40}dostarcz",
+    r"was not delivered|message (was )?rejected|nie (został[ao]?|mogła|można|udało się).{0,40}dostarcz|niedostarczon",
     re.I,
 )
 # A mailing-list manager refusing a post (not a member, moderated, too big) is a bounce in prose.
