@@ -57,7 +57,7 @@ READ_TIMEOUT_MS = 5000
 MAX_INDEXED_CHARS = 200_000
 MAX_MERGE_HOPS = 16
 ANY_FOLDER = "*"  # list_threads over every folder (with a filter: "all my open threads")
-MAX_HIGHLIGHT_CHARS = 50_000  # ts_headline parses the whole text it is given
+MAX_HIGHLIGHT_CHARS = 10_000  # ts_headline parses the whole text it is given: the start of long mail only
 HEADLINE_OPTIONS = (
     f"StartSel={snippet.START}, StopSel={snippet.STOP}, MaxWords=30, MinWords=12, "
     'MaxFragments=2, FragmentDelimiter=" … "'
