@@ -64,20 +64,36 @@ class ConsumerRunner:
             while not stop.is_set():
                 if not await lease.acquire(stop):
                     return
-                await self._wait_for_inflight(stream, stop)
-                await self._consume(stream, stop, lease)
+                if lease.graceful or await self._wait_for_inflight(stream, stop, lease):
+                    await self._consume(stream, stop, lease)
         finally:
             await lease.release()
 
-    async def _wait_for_inflight(self, stream: str, stop: asyncio.Event) -> None:
-        """A replica that crashed may still own fetched, unacknowledged messages. Until they come back
-        for redelivery (after ack_wait), fetching would hand us later messages first and break order."""
+    async def _wait_for_inflight(self, stream: str, stop: asyncio.Event, lease: Lease) -> bool:
+        """After taking over from a holder that died, its fetched but unacknowledged messages come
+        back for redelivery only after ack_wait; fetching earlier would hand us later messages first
+        and break order. Redeliveries are served before new messages, so one ack_wait is enough.
+        Keeps the lease renewed meanwhile; False if it was lost anyway."""
+        info = await self.bus.js.consumer_info(stream, self.durable)
+        if not info.num_ack_pending:
+            return True
+        wait = info.config.ack_wait or 30.0
+        log.info(
+            "waiting for a previous replica's in-flight messages",
+            extra={"consumer": self.durable, "in_flight": info.num_ack_pending, "seconds": wait},
+        )
+        deadline = asyncio.get_running_loop().time() + wait
         while not stop.is_set():
-            info = await self.bus.js.consumer_info(stream, self.durable)
-            if not info.num_ack_pending:
-                return
-            log.info("waiting for a previous replica's in-flight messages", extra={"consumer": self.durable})
-            await asyncio.sleep(1.0)
+            if not await lease.renew_if_due():
+                return False
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return True
+            try:
+                await asyncio.wait_for(stop.wait(), min(remaining, lease.ttl / 4))
+            except TimeoutError:
+                pass
+        return False
 
     async def _consume(self, stream: str, stop: asyncio.Event, lease: Lease) -> None:
         psub = await self.bus.js.pull_subscribe_bind(self.durable, stream=stream)

@@ -20,6 +20,9 @@ from nats.js.kv import KeyValue
 log = logging.getLogger(__name__)
 
 
+RELEASED = b"released"
+
+
 def replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -32,7 +35,9 @@ class Lease:
         self.holder = holder.encode()
         self.ttl = ttl
         self.revision: int | None = None
-        self.took_over = False  # True when someone else held it before us
+        # True when the previous holder released the lease; False when the lease was free or expired
+        # (a holder may have died mid-work, leaving messages in flight).
+        self.graceful = False
         self._kv: KeyValue | None = None
         self._renewed_at = 0.0
 
@@ -53,23 +58,40 @@ class Lease:
     async def acquire(self, stop: asyncio.Event) -> bool:
         """Waits until this replica holds the lease (True) or stop is set (False)."""
         kv = await self._store()
-        announced = False
+        saw_holder = False
         while not stop.is_set():
             try:
                 self.revision = await kv.create(self.key, self.holder)
-                self._renewed_at = asyncio.get_running_loop().time()
-                log.info("lease acquired", extra={"lease": self.key, "took_over": self.took_over})
-                return True
+                # Free: never held, or the holder's entry expired because it stopped renewing. The two
+                # look alike, so only an explicit release counts as a clean hand-over.
+                self.graceful = False
+                return self._acquired()
             except KeyWrongLastSequenceError:
-                self.took_over = True
-                if not announced:
-                    log.info("lease held by another replica; standing by", extra={"lease": self.key})
-                    announced = True
+                pass
+            try:
+                entry = await kv.get(self.key)
+            except KeyNotFoundError:
+                continue  # expired between the two calls
+            if entry.value == RELEASED:
+                try:
+                    self.revision = await kv.update(self.key, self.holder, last=entry.revision)
+                    self.graceful = True
+                    return self._acquired()
+                except KeyWrongLastSequenceError:
+                    continue  # another standby was faster
+            if not saw_holder:
+                log.info("lease held by another replica; standing by", extra={"lease": self.key})
+                saw_holder = True
             try:
                 await asyncio.wait_for(stop.wait(), self.ttl / 3)
             except TimeoutError:
                 pass
         return False
+
+    def _acquired(self) -> bool:
+        self._renewed_at = asyncio.get_running_loop().time()
+        log.info("lease acquired", extra={"lease": self.key, "graceful": self.graceful})
+        return True
 
     async def renew_if_due(self) -> bool:
         """Renews at a third of the TTL. False means the lease was lost: stop working at once."""
@@ -93,7 +115,8 @@ class Lease:
             return
         kv = await self._store()
         try:
-            await kv.delete(self.key, last=self.revision)
+            # Not a delete: a successor must be able to tell a clean hand-over from an expiry.
+            await kv.update(self.key, RELEASED, last=self.revision)
         except Exception:  # noqa: BLE001 - it expires by itself anyway
             log.info("lease release failed; it will expire", extra={"lease": self.key})
         self.revision = None

@@ -4,6 +4,7 @@ active replica dies without releasing its lease."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -48,6 +49,8 @@ async def test_two_replicas_handle_each_event_once_in_order_across_a_crash(
         def handle(decoded: DecodedEvent, tracking: Tracking) -> None:
             if app.already_processed(tracking):
                 return
+            if replica == "a" and decoded.payload.name >= "m030":
+                time.sleep(0.2)  # slow enough to die with fetched messages in flight
             app.record(Seen(decoded.payload.name, replica), tracking=tracking)
             handled.append((decoded.payload.name, replica))
 
@@ -82,16 +85,22 @@ async def test_two_replicas_handle_each_event_once_in_order_across_a_crash(
         await asyncio.sleep(0.1)
     assert {r for _, r in handled} == {"a"}, "only the lease holder consumes"
 
-    # "a" dies without a goodbye: its task is cancelled and its connection dropped mid-stream.
-    tasks[0].cancel()
-    await buses[0]._nc.close()  # noqa: SLF001 - simulating a crash, not a shutdown
+    # "a" dies without a goodbye, mid-batch: messages fetched but not acknowledged are in flight.
     for n in range(30, 60):
         await publish(n)
-    for _ in range(400):
+    for _ in range(100):
+        if len(handled) >= 32:
+            break
+        await asyncio.sleep(0.05)
+    tasks[0].cancel()
+    await buses[0]._nc.close()  # noqa: SLF001 - simulating a crash, not a shutdown
+    for _ in range(600):
         if len(handled) >= 60:
             break
         await asyncio.sleep(0.1)
 
+    if tasks[1].done() and tasks[1].exception():
+        raise tasks[1].exception()
     stops[1].set()
     await asyncio.wait_for(tasks[1], 10)
     for bus in buses[1:] + [publisher]:
@@ -99,4 +108,7 @@ async def test_two_replicas_handle_each_event_once_in_order_across_a_crash(
 
     names = [name for name, _ in handled]
     assert names == [f"m{n:03d}" for n in range(60)], "every event once, in stream order"
-    assert {r for name, r in handled if name >= "m030"} == {"b"}, "the standby took over"
+    replicas = [r for _, r in handled]
+    switch = replicas.index("b")
+    assert set(replicas[:switch]) == {"a"} and set(replicas[switch:]) == {"b"}, "one hand-over, a to b"
+    assert switch < 60, "the standby took over"
