@@ -100,7 +100,7 @@ def test_new_mail_goes_round_robin_to_available_agents_with_a_due_time(stack, ap
         .json()
     )
     assert sla["policy_id"] and sla["first_response_minutes"] == 60
-    api.post(
+    rule = api.post(
         "/api/rules",
         json={
             "name": f"Support {marker}",
@@ -108,7 +108,16 @@ def test_new_mail_goes_round_robin_to_available_agents_with_a_due_time(stack, ap
             "actions": [{"type": "assign_group", "value": group["group_id"]}],
         },
     ).raise_for_status()
+    try:
+        check_assignment(api, imap_account, marker, address, anna, bob, group, sla)
+    finally:  # the stack is shared by the session: other tests expect no rules of ours
+        api.delete(f"/api/rules/{rule.json()['rule_id']}").raise_for_status()
+    assert api.delete(f"/api/groups/{group['group_id']}").status_code == 204
+    assert group["group_id"] not in {g["group_id"] for g in api.get("/api/groups").json()}
 
+
+def check_assignment(api, imap_account, marker, address, anna, bob, group, sla) -> None:  # noqa: ANN001
+    """Round-robin between two available agents, the SLA's due time, an away agent skipped, the contact."""
     sender = f"Klient {marker} <klient-{marker}@klient.pl>"
     first, second = f"Pytanie {marker} 1", f"Pytanie {marker} 2"
     imap_account.append(customer_mail(first, "Dzień dobry, mam pytanie.", sender=sender, to=address)[1])
@@ -153,6 +162,7 @@ def test_business_hours_round_trip_and_agents_cannot_administer_groups(stack, ap
         "days": [{"weekday": d, "start": "08:00", "end": "16:00"} for d in range(5)],
         "holidays": ["2026-12-25", "2026-12-26"],
     }
+    original = api.get("/api/sla/business-hours").raise_for_status().json()
     saved = api.put("/api/sla/business-hours", json=hours).raise_for_status().json()
     assert saved["time_zone"] == "Europe/Warsaw" and saved["holidays"] == hours["holidays"]
     assert [d["weekday"] for d in saved["days"]] == [0, 1, 2, 3, 4]
@@ -160,6 +170,10 @@ def test_business_hours_round_trip_and_agents_cannot_administer_groups(stack, ap
     assert api.put("/api/sla/business-hours", json=backwards).status_code == 422
     not_a_date = hours | {"holidays": ["Christmas"]}
     assert api.put("/api/sla/business-hours", json=not_a_date).status_code == 422
+    restored = {k: original.get(k) or [] for k in ("days", "holidays")} | {
+        "time_zone": original["time_zone"] or "UTC"
+    }
+    api.put("/api/sla/business-hours", json=restored).raise_for_status()
 
     agent = add_agent(api, "Cezary")
     agent_api = login(stack.gateway_url, agent["email"], PASSWORD)
