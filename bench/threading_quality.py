@@ -93,11 +93,14 @@ def _category(item: dict, signal: str) -> str:
     return f"kind={item['kind']} threading={item.get('threading') or '-'} hard={hard} signal={signal}"
 
 
-def _follow(store: InMemoryThreadStore, tenant: str, thread_id: uuid.UUID) -> uuid.UUID:
+def _follow(
+    store: InMemoryThreadStore, tenant: str, thread_id: uuid.UUID, accepted: dict | None = None
+) -> uuid.UUID:
+    accepted = store.suggestions if accepted is None else accepted
     seen = set()
-    while thread_id in store.suggestions and thread_id not in seen:
+    while thread_id in accepted and thread_id not in seen:
         seen.add(thread_id)
-        thread_id = store.final_thread(tenant, store.suggestions[thread_id]).thread_id
+        thread_id = store.final_thread(tenant, accepted[thread_id]).thread_id
     return thread_id
 
 
@@ -121,6 +124,17 @@ def measure(truth: list[dict], facts: list[MailFacts], errors: int = 0) -> dict:
     # What an agent sees after accepting every merge suggestion (one click each): reported apart.
     accepted = {seq: _follow(store, placed[seq][0], tid) for seq, tid in final.items()}
     got_accepted = _pairs(accepted)
+    # An agent who accepts the right suggestions and dismisses the wrong ones (judged by the truth).
+    first_of: dict[uuid.UUID, int] = {}
+    for item in truth:
+        first_of.setdefault(placed[item["seq"]][1], item["seq"])
+    right_suggestions = {
+        new: target
+        for new, target in store.suggestions.items()
+        if new in first_of and target in first_of and key_of[first_of[new]] == key_of[first_of[target]]
+    }
+    judged = {seq: _follow(store, placed[seq][0], tid, right_suggestions) for seq, tid in final.items()}
+    got_judged = _pairs(judged)
 
     # Errors, attributed to messages: a missed join (not with its true parent) or an intruder (in a
     # thread whose first message belongs to another conversation).
@@ -152,6 +166,9 @@ def measure(truth: list[dict], facts: list[MailFacts], errors: int = 0) -> dict:
         "suggestions": len(store.suggestions),
         "precision_accepted": len(want & got_accepted) / max(len(got_accepted), 1),
         "recall_accepted": len(want & got_accepted) / max(len(want), 1),
+        "suggestions_right": len(right_suggestions),
+        "precision_judged": len(want & got_judged) / max(len(got_judged), 1),
+        "recall_judged": len(want & got_judged) / max(len(want), 1),
         "pairs_true": len(want),
         "pairs_found": len(got),
         "generic_subject_false_merges": generic_false,
@@ -199,8 +216,9 @@ def main() -> int:
         f"of {figures['generic_subject_cases']} labelled; threaded in {elapsed:.1f} s"
     )
     print(
-        f"  merge suggestions {figures['suggestions']}; with all accepted: precision "
-        f"{figures['precision_accepted']:.4f}, recall {figures['recall_accepted']:.4f}"
+        f"  merge suggestions {figures['suggestions']} ({figures['suggestions_right']} right); all accepted: "
+        f"precision {figures['precision_accepted']:.4f}, recall {figures['recall_accepted']:.4f}; the right "
+        f"ones accepted: precision {figures['precision_judged']:.4f}, recall {figures['recall_judged']:.4f}"
     )
     print("  signals:", figures["signals"])
     for name in ("missed", "intruders"):

@@ -29,6 +29,7 @@ from responer_threading.domain.aggregates import (
     MailboxPolicyRecord,
     MessageRef,
     OperationRecord,
+    RecipientThread,
     SubjectThread,
     TenantDomains,
     Thread,
@@ -121,7 +122,14 @@ class RepositoryThreadStore:
         ref = self._get(MessageRef, ids.message_ref_id(tenant_id, message_id))
         if ref is None:
             return None
-        return MessageRefView(ref.thread_id, ref.ghost, ref.outgoing, getattr(ref, "subject", ""))
+        return MessageRefView(
+            ref.thread_id,
+            ref.ghost,
+            ref.outgoing,
+            getattr(ref, "subject", ""),
+            getattr(ref, "answered", False),
+            getattr(ref, "at", None),
+        )
 
     def thread(self, tenant_id: str, thread_id: UUID) -> ThreadInfo | None:
         thread = self._get(Thread, thread_id)
@@ -137,6 +145,7 @@ class RepositoryThreadStore:
             has_outgoing=thread.has_outgoing,
             status=thread.status,
             detached=thread.detached,
+            last_outgoing_at=getattr(thread, "last_outgoing_at", None),
         )
 
     def thread_by_number(self, tenant_id: str, number: int) -> ThreadInfo | None:
@@ -149,6 +158,24 @@ class RepositoryThreadStore:
     def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
         found = self._get(CustomerThread, ids.customer_key_id(tenant_id, mailbox_id, customer))
         return (found.thread_id, found.last_at) if found else None
+
+    def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
+        found = self._get(RecipientThread, ids.recipient_key_id(tenant_id, mailbox_id, address))
+        return (found.thread_id, found.last_at) if found else None
+
+    def touch_recipient(
+        self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, at: datetime
+    ) -> None:
+        found = self._get(RecipientThread, ids.recipient_key_id(tenant_id, mailbox_id, address))
+        if found is None:
+            found = RecipientThread(
+                tenant_id=tenant_id, mailbox_id=mailbox_id, address=address, thread_id=thread_id, last_at=at
+            )
+        elif at >= found.last_at:
+            found.touch(thread_id=thread_id, last_at=at)
+        else:
+            return
+        self._keep(found)
 
     def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
         key = (tenant_id, mailbox_id)
@@ -219,7 +246,13 @@ class RepositoryThreadStore:
         self._pending_attach = (thread_id, facts, signal, payload)
 
     def see_message_id(
-        self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool, subject: str = ""
+        self,
+        tenant_id: str,
+        message_id: str,
+        thread_id: UUID,
+        outgoing: bool,
+        subject: str = "",
+        at: datetime | None = None,
     ) -> None:
         rid = str(self._pending_attach[1].responer_message_id) if self._pending_attach else ""
         ref = self._get(MessageRef, ids.message_ref_id(tenant_id, message_id))
@@ -232,12 +265,19 @@ class RepositoryThreadStore:
                 outgoing=outgoing,
                 subject=subject,
                 responer_message_id=rid,
+                at=at,
             )
         elif ref.ghost:
-            ref.see(thread_id=thread_id, outgoing=outgoing, subject=subject, responer_message_id=rid)
+            ref.see(thread_id=thread_id, outgoing=outgoing, subject=subject, responer_message_id=rid, at=at)
         else:
             return
         self._keep(ref)
+
+    def mark_answered(self, tenant_id: str, message_id: str) -> None:
+        ref = self._get(MessageRef, ids.message_ref_id(tenant_id, message_id))
+        if ref is not None and not getattr(ref, "answered", False):
+            ref.mark_answered()
+            self._keep(ref)
 
     def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None:
         if self._get(MessageRef, ids.message_ref_id(tenant_id, message_id)) is None:

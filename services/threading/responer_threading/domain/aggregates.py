@@ -102,6 +102,9 @@ class Thread(Aggregate):
             if address not in self.participants:
                 self.participants.append(address)
         self.has_outgoing = self.has_outgoing or direction == "outbound"
+        if direction == "outbound" and sent_at is not None:
+            last = getattr(self, "last_outgoing_at", None)
+            self.last_outgoing_at = max(last, sent_at) if last else sent_at
         self.members[str(responer_message_id)] = {
             "message_id": message_id,
             "direction": direction,
@@ -430,6 +433,7 @@ class MessageRef(Aggregate):
         outgoing: bool,
         subject: str = "",
         responer_message_id: str = "",
+        at: datetime | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.message_id = message_id
@@ -438,18 +442,32 @@ class MessageRef(Aggregate):
         self.outgoing = outgoing
         self.subject = subject
         self.responer_message_id = responer_message_id
+        self.at = at
+        self.answered = False
 
     @staticmethod
     def create_id(tenant_id: str, message_id: str, **_: object) -> UUID:
         return ids.message_ref_id(tenant_id, message_id)
 
     @event("Seen")
-    def see(self, thread_id: UUID, outgoing: bool, subject: str = "", responer_message_id: str = "") -> None:
+    def see(
+        self,
+        thread_id: UUID,
+        outgoing: bool,
+        subject: str = "",
+        responer_message_id: str = "",
+        at: datetime | None = None,
+    ) -> None:
         self.thread_id = thread_id
         self.ghost = False
         self.outgoing = outgoing
         self.subject = subject
         self.responer_message_id = responer_message_id
+        self.at = at
+
+    @event("Answered")
+    def mark_answered(self) -> None:
+        self.answered = True
 
     @event("Moved")
     def move(self, thread_id: UUID) -> None:
@@ -510,6 +528,26 @@ class CustomerThread(Aggregate):
     @staticmethod
     def create_id(tenant_id: str, mailbox_id: str, customer: str, **_: object) -> UUID:
         return ids.customer_key_id(tenant_id, mailbox_id, customer)
+
+    @event("Touched")
+    def touch(self, thread_id: UUID, last_at: datetime) -> None:
+        self.thread_id = thread_id
+        self.last_at = last_at
+
+
+class RecipientThread(Aggregate):
+    """(tenant, mailbox, address) -> the thread we last wrote to that address from (auto-replies)."""
+
+    @event("Registered")
+    def __init__(
+        self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, last_at: datetime
+    ) -> None:
+        self.thread_id = thread_id
+        self.last_at = last_at
+
+    @staticmethod
+    def create_id(tenant_id: str, mailbox_id: str, address: str, **_: object) -> UUID:
+        return ids.recipient_key_id(tenant_id, mailbox_id, address)
 
     @event("Touched")
     def touch(self, thread_id: UUID, last_at: datetime) -> None:

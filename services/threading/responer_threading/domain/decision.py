@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 from responer_threading.domain.facts import MailFacts
@@ -38,6 +39,11 @@ from responer_threading.domain.subjects import has_reply_prefix, normalise_subje
 # Machine senders write many unrelated "new" mails in a row; suggesting merges of those is noise.
 _MACHINE_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|notifications?)\b", re.I)
 _REFERENCE_SIGNALS = ("own_message_id", "references", "in_reply_to")
+# "One more thing" to an answer they already replied to comes within hours; days later it is new.
+STALE_AFTER = timedelta(hours=24)
+# Out-of-office replies come within seconds to minutes of our mail; a person writing takes longer.
+MACHINE_FAST = timedelta(minutes=3)
+AUTO_REPLY_WINDOW = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,10 @@ def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
     if facts.direction == "outbound":
         return _renamed_by_reply(facts, index, decision) or decision
     info = index.thread(facts.tenant_id, decision.thread_id)
-    if decision.signal in _REFERENCE_SIGNALS and info is not None and _new_topic(facts, info):
+    stale = _stale_reply(facts, index, decision, info)
+    if stale is not None:
+        return stale
+    if decision.signal in _REFERENCE_SIGNALS and info is not None and _new_topic(facts, info, index):
         return Decision(
             "new_topic",
             None,
@@ -144,12 +153,45 @@ def _renamed_by_reply(facts: MailFacts, index: ThreadIndex, decision: Decision) 
     )
 
 
-def _new_topic(facts: MailFacts, info: ThreadInfo) -> bool:
+def _stale_reply(
+    facts: MailFacts, index: ThreadIndex, decision: Decision, info: ThreadInfo | None
+) -> Decision | None:
+    """A second answer to an old message of ours, days later or after we wrote again: a new matter.
+
+    Customers start new matters from an old mail in their inbox (Reply on our answer from last week).
+    Its headers point at that answer, which they had already replied to, while the conversation has
+    moved on past it. That becomes a thread of its own, with a merge suggestion back to the old one,
+    so an agent who sees a continuation merges it in one action.
+    """
+    if decision.signal != "own_message_id" or info is None or facts.automatic or not facts.in_reply_to:
+        return None
+    parent = index.message(facts.tenant_id, facts.in_reply_to[0])
+    if parent is None or parent.ghost or not parent.outgoing or not parent.answered:
+        return None
+    if parent.at is None or facts.date is None or facts.date - parent.at < MACHINE_FAST:
+        return None
+    moved_on = info.last_outgoing_at is not None and info.last_outgoing_at > parent.at
+    if not moved_on and facts.date - parent.at < STALE_AFTER:
+        return None
+    return Decision(
+        "stale_reply",
+        None,
+        notes=(f"answers our older message again after #{info.number} moved on: merge suggested",),
+        detached=True,
+        suggest_merge_into=info.thread_id,
+    )
+
+
+def _new_topic(facts: MailFacts, info: ThreadInfo, index: ThreadIndex) -> bool:
     # Only where we answered: on a mailing list (no answer of ours) people change subjects mid-thread
     # and the headers are the truth; a customer replying to our old answer with a fresh subject and
     # no "Re:" is asking something new.
     if facts.automatic or not info.has_outgoing or has_reply_prefix(facts.subject):
         return False
+    if facts.in_reply_to and facts.date is not None:
+        parent = index.message(facts.tenant_id, facts.in_reply_to[0])
+        if parent is not None and parent.at is not None and facts.date - parent.at < MACHINE_FAST:
+            return False  # an out-of-office without the usual headers names its own subject
     subject = normalise_subject(facts.subject)
     return bool(subject) and subject != normalise_subject(info.subject)
 
@@ -232,6 +274,12 @@ def _decide(facts: MailFacts, index: ThreadIndex) -> Decision:
             if info and (prefixed or info.has_outgoing):
                 return Decision("subject", info.thread_id, notes=(*notes, f"subject {key.subject!r}"))
 
+    auto = _auto_reply_to_our_mail(facts, index)
+    if auto is not None:
+        return Decision(
+            "auto_reply", auto.thread_id, notes=(*notes, f"automatic reply to our mail in #{auto.number}")
+        )
+
     suggestion = _earlier_unanswered(facts, index)
     if suggestion is not None:
         notes.append(f"the same customer's #{suggestion.number} is still unanswered: merge suggested")
@@ -241,6 +289,17 @@ def _decide(facts: MailFacts, index: ThreadIndex) -> Decision:
         notes=tuple(notes),
         suggest_merge_into=suggestion.thread_id if suggestion else None,
     )
+
+
+def _auto_reply_to_our_mail(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:
+    """An automatic reply (out-of-office) with nothing to go by but its sender: shortly after we wrote
+    to that address, it answers that mail."""
+    if not facts.automatic or facts.direction == "outbound" or not facts.from_email or facts.date is None:
+        return None
+    hit = index.recipient_thread(facts.tenant_id, facts.mailbox_id, facts.from_email)
+    if hit is None or not timedelta(0) <= facts.date - hit[1] <= AUTO_REPLY_WINDOW:
+        return None
+    return resolve(index, facts.tenant_id, hit[0])
 
 
 def _earlier_unanswered(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:

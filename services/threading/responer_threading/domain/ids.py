@@ -48,3 +48,7 @@ def tenant_domains_id(tenant_id: str) -> UUID:
 
 def operation_id(tenant_id: str, kind: str, op_id: str) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"{kind}:{op_id}")
+
+
+def recipient_key_id(tenant_id: str, mailbox_id: str, address: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), f"recipient:{mailbox_id}\x00{address}")

@@ -19,6 +19,7 @@ class InMemoryThreadStore:
     messages: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
     subjects: dict[SubjectKey, tuple[UUID, datetime]] = field(default_factory=dict)
     customers: dict[tuple[str, str, str], tuple[UUID, datetime]] = field(default_factory=dict)
+    recipients: dict[tuple[str, str, str], tuple[UUID, datetime]] = field(default_factory=dict)
     results: dict[tuple[str, UUID], ThreadingResult] = field(default_factory=dict)
     last_number: dict[str, int] = field(default_factory=dict)
     attached: dict[UUID, list[tuple[UUID, str]]] = field(default_factory=dict)
@@ -41,6 +42,16 @@ class InMemoryThreadStore:
 
     def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
         return self.customers.get((tenant_id, mailbox_id, customer))
+
+    def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
+        return self.recipients.get((tenant_id, mailbox_id, address))
+
+    def touch_recipient(
+        self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, at: datetime
+    ) -> None:
+        current = self.recipients.get((tenant_id, mailbox_id, address))
+        if current is None or at >= current[1]:
+            self.recipients[(tenant_id, mailbox_id, address)] = (thread_id, at)
 
     def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
         return self.policies.get((tenant_id, mailbox_id)) or MailboxPolicy()
@@ -66,19 +77,33 @@ class InMemoryThreadStore:
     def attach(self, thread_id: UUID, facts: MailFacts, signal: str, payload: bytes) -> None:
         key = (facts.tenant_id, thread_id)
         info = self.threads[key]
+        outgoing_at = info.last_outgoing_at
+        if facts.direction == "outbound" and facts.date is not None:
+            outgoing_at = max(outgoing_at, facts.date) if outgoing_at else facts.date
         self.threads[key] = replace(
             info,
             participants=info.participants | set(facts.participants),
             has_outgoing=info.has_outgoing or facts.direction == "outbound",
+            last_outgoing_at=outgoing_at,
         )
         self.attached.setdefault(thread_id, []).append((facts.responer_message_id, signal))
 
     def see_message_id(
-        self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool, subject: str = ""
+        self,
+        tenant_id: str,
+        message_id: str,
+        thread_id: UUID,
+        outgoing: bool,
+        subject: str = "",
+        at: datetime | None = None,
     ) -> None:
         existing = self.messages.get((tenant_id, message_id))
         if existing is None or existing.ghost:
-            self.messages[(tenant_id, message_id)] = MessageRef(thread_id, False, outgoing, subject)
+            self.messages[(tenant_id, message_id)] = MessageRef(thread_id, False, outgoing, subject, at=at)
+
+    def mark_answered(self, tenant_id: str, message_id: str) -> None:
+        ref = self.messages[(tenant_id, message_id)]
+        self.messages[(tenant_id, message_id)] = replace(ref, answered=True)
 
     def move_messages(self, tenant_id: str, message_ids: tuple[str, ...], source: UUID, target: UUID) -> None:
         for mid in message_ids:

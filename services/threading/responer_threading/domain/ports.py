@@ -26,6 +26,8 @@ class MessageRef:
     ghost: bool
     outgoing: bool
     subject: str = ""
+    answered: bool = False  # a later message named it in In-Reply-To
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class ThreadInfo:
     # Started on purpose apart from the conversation its headers point into (a new topic written
     # as a reply, a split): References must not silently merge it back.
     detached: bool = False
+    last_outgoing_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,10 @@ class ThreadIndex(Protocol):
         """The latest thread this customer started in this mailbox, and when."""
         ...
 
+    def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
+        """The thread we last wrote to this address from, and when."""
+        ...
+
     def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy: ...
 
     def tenant_domains(self, tenant_id: str) -> frozenset[str]: ...
@@ -83,8 +90,16 @@ class ThreadStore(ThreadIndex, Protocol):
     def attach(self, thread_id: UUID, facts: MailFacts, signal: str, payload: bytes) -> None: ...
 
     def see_message_id(
-        self, tenant_id: str, message_id: str, thread_id: UUID, outgoing: bool, subject: str = ""
+        self,
+        tenant_id: str,
+        message_id: str,
+        thread_id: UUID,
+        outgoing: bool,
+        subject: str = "",
+        at: datetime | None = None,
     ) -> None: ...
+
+    def mark_answered(self, tenant_id: str, message_id: str) -> None: ...
 
     def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None: ...
 
@@ -98,6 +113,10 @@ class ThreadStore(ThreadIndex, Protocol):
 
     def touch_customer(
         self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
+    ) -> None: ...
+
+    def touch_recipient(
+        self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, at: datetime
     ) -> None: ...
 
     def learn_domain(self, tenant_id: str, domain: str) -> None: ...

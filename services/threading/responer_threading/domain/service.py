@@ -32,8 +32,13 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
     if facts.direction == "inbound" and info.status != "open" and not new_thread:
         store.reopen(tenant, info.thread_id, facts.message_id, facts.date)
     store.see_message_id(
-        tenant, facts.message_id, info.thread_id, facts.direction == "outbound", facts.subject
+        tenant, facts.message_id, info.thread_id, facts.direction == "outbound", facts.subject, facts.date
     )
+    # What the customer answered (not an out-of-office): see decision._stale_reply.
+    if facts.in_reply_to and facts.in_reply_to[0] != facts.message_id and not facts.automatic:
+        parent = store.message(tenant, facts.in_reply_to[0])
+        if parent is not None and not parent.ghost and not parent.answered:
+            store.mark_answered(tenant, facts.in_reply_to[0])
     for mid in linked_ids(facts):
         if store.message(tenant, mid) is None:
             store.add_ghost(tenant, mid, info.thread_id)
@@ -41,6 +46,8 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
         key = subject_key(facts)
         if key is not None:
             store.touch_subject(key, info.thread_id, facts.date)
+        if facts.direction == "outbound" and facts.customer:
+            store.touch_recipient(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
         if new_thread and facts.direction == "inbound" and facts.customer:
             store.touch_customer(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
     if facts.mailbox_address:
