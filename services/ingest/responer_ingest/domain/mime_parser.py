@@ -76,8 +76,110 @@ class _FeedParser(email.feedparser.FeedParser):
     _parsegen = _parsegen
 
 
+def _feed(text: str, *, headers_only: bool = False) -> Message:
+    parser = _FeedParser(policy=email.policy.compat32)
+    if headers_only:
+        parser._set_headersonly()  # type: ignore[attr-defined]
+    parser.feed(text)
+    return parser.close()
+
+
+class _Fallback(Exception):
+    """Anything the fast path does not reproduce exactly: the stdlib parser takes over."""
+
+
+def _strip_eol(value: str) -> str:
+    if value.endswith("\r\n"):
+        return value[:-2]
+    if value.endswith("\n"):
+        return value[:-1]
+    return value
+
+
+def _body_start(text: str) -> int:
+    """Index after the blank line that ends the header block, or len(text) when there is none."""
+    if text.startswith("\n"):
+        return 1
+    if text.startswith("\r\n"):
+        return 2
+    lf, crlf = text.find("\n\n"), text.find("\n\r\n")
+    if lf < 0 and crlf < 0:
+        return len(text)
+    if crlf < 0 or 0 <= lf < crlf:
+        return lf + 2
+    return crlf + 3
+
+
+def _delimiters(body: str, separator: str) -> list[tuple[int, int, bool]]:
+    """(line start, line end, is the close delimiter) of each delimiter line up to the close one."""
+    found = []
+    position = 0 if body.startswith(separator) else body.find("\n" + separator)
+    while position >= 0:
+        start = position if (position == 0 and body.startswith(separator)) else position + 1
+        newline = body.find("\n", start)
+        end = len(body) if newline < 0 else newline + 1
+        tail = _TAIL.match(body, start + len(separator), end)
+        if tail is not None and tail.end() == end:
+            closing = tail.group("end") is not None
+            found.append((start, end, closing))
+            if closing:
+                break
+        position = body.find("\n" + separator, end - 1)
+    return found
+
+
+def _fast(text: str, depth: int) -> Message:
+    """compat32's result for well-formed mail, splitting multiparts with str.find instead of
+    feeding every line through the stdlib's line reader; raises _Fallback for anything else."""
+    if depth > 20:
+        raise _Fallback
+    start = _body_start(text)
+    msg = _feed(text[:start], headers_only=True)
+    if msg.get_payload() != "" or msg.defects:
+        raise _Fallback  # a header block the stdlib reads differently (no separator, junk lines)
+    ctype = msg.get_content_type()
+    maintype = ctype.split("/", 1)[0]
+    body = text[start:]
+    if maintype == "message" or ctype == "multipart/digest":
+        raise _Fallback  # parsed into sub-messages by the stdlib: rare enough to leave to it
+    if maintype != "multipart":
+        msg.set_payload(body)
+        return msg
+    boundary = msg.get_boundary()
+    cte = str(msg.get("content-transfer-encoding", "8bit")).lower()
+    if boundary is None or cte not in ("7bit", "8bit", "binary"):
+        raise _Fallback
+    separator = "--" + boundary
+    delimiters = _delimiters(body, separator)
+    if not delimiters or delimiters[0][2] or not delimiters[-1][2]:
+        raise _Fallback  # no start or no close delimiter: the defect paths
+    parts: list[Message] = []
+    for (_, after, _), (next_start, _, _) in zip(delimiters, delimiters[1:], strict=False):
+        if next_start == after:
+            raise _Fallback  # repeated delimiter lines, which the stdlib swallows
+        child = _fast(body[after:next_start], depth + 1)
+        if child.get_content_maintype() == "multipart":
+            epilogue = child.epilogue
+            child.epilogue = None if epilogue == "" else (None if epilogue is None else _strip_eol(epilogue))
+        elif isinstance(child._payload, str):  # type: ignore[attr-defined]
+            child._payload = _strip_eol(child._payload)  # type: ignore[attr-defined]
+        parts.append(child)
+    first_start = delimiters[0][0]
+    if first_start:
+        msg.preamble = _strip_eol(body[:first_start])
+    msg.set_payload(parts)
+    msg.epilogue = body[delimiters[-1][1] :]
+    return msg
+
+
 def message_from_bytes(raw: bytes) -> Message:
     """Same result as `email.message_from_bytes(raw, policy=email.policy.compat32)`."""
-    parser = _FeedParser(policy=email.policy.compat32)
-    parser.feed(raw.decode("ascii", "surrogateescape"))
-    return parser.close()
+    text = raw.decode("ascii", "surrogateescape")
+    if "\r" not in text or text.count("\r") == text.count(
+        "\r\n"
+    ):  # bare CR: lines the fast path does not split
+        try:
+            return _fast(text, 0)
+        except _Fallback:
+            pass
+    return _feed(text)

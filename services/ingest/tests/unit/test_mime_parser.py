@@ -1,4 +1,5 @@
-"""The boundary-regex shortcut must parse exactly as the stdlib compat32 parser does."""
+"""The fast multipart splitter must parse exactly as the stdlib compat32 parser does, and hand
+everything it does not reproduce to the stdlib."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import email
 import email.policy
 
 import pytest
-from responer_ingest.domain.mime_parser import message_from_bytes
+from responer_ingest.domain.mime_parser import _fast, message_from_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -56,6 +57,36 @@ def test_tricky_boundaries_parse_like_the_stdlib(boundary, eol):
     )
     assert same(raw)
     assert len(message_from_bytes(raw).get_payload()) == 2
+    assert _fast(raw.decode("ascii"), 0).is_multipart()  # taken by the fast path, not the fallback
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: no body",
+        b"\nbody without headers\n",
+        b"From nobody Mon Jan  1 00:00:00 2024\nSubject: unix from\n\nbody\n",
+        b"Subject: x\nnot a header line\nMore: y\n\nbody\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nonly part, no close\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b--\n--b\n\nclose first\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n--b\n\nrepeated delimiter\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\nno delimiter at all\n",
+        b"Content-Type: multipart/mixed\n\n--b\n\nno boundary parameter\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n--b\n\nx\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ncrlf\r\n--b--\r\nepilogue",
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nbare\rcr\r\n--b--\r\n",
+        b"Content-Type: multipart/digest; boundary=b\n\n--b\n\nSubject: in digest\n\nx\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\n"
+        b"Subject: inner\n\ninner body\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\n"
+        b"--c\n\nplain\n--c\nContent-Type: text/html\n\n<p>x</p>\n--c--\n\n--b\n\nlast\n--b--",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=c\n\n"
+        b"--c\n\ninner never closed\n--b--\n",
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\n\xc5\xbc 8-bit \xff\n--b--\n",
+    ],
+)
+def test_malformed_and_unusual_structures_parse_like_the_stdlib(raw):
+    assert same(raw)
 
 
 def test_corpus_parses_like_the_stdlib(corpus):
