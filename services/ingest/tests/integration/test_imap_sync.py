@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from responer_cli.devstack.dovecot import Dovecot, DovecotMissing
 from responer_ingest.adapters.imap_sync import MailboxSync
 from responer_ingest.application import MailboxSpec
 from responer_ingest.bootstrap import build_application
@@ -70,3 +71,61 @@ def test_idle_is_reissued_on_one_connection_and_new_mail_arrives(private_databas
         assert not sync.thread.is_alive()
     finally:
         pool.close()
+
+
+class NoIdleDovecot(Dovecot):
+    """A server that does not offer IDLE (some Exchange and hosting setups): the sync must poll."""
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        text = self.config_file.read_text()
+        text += "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS\n"
+        self.config_file.write_text(text)
+
+
+def test_without_idle_the_sync_polls(private_database, responer_state_dir):
+    server = NoIdleDovecot(responer_state_dir / f"noidle-{uuid.uuid4().hex[:6]}")
+    try:
+        server.start()
+    except DovecotMissing as exc:
+        pytest.skip(str(exc))
+    settings = ingest_settings(private_database, "nats://127.0.0.1:1", "unused")
+    app, pool = build_application(settings)
+    try:
+        server.add_user("poll@imap.responer.test", "poll-pw")
+        with server.client("poll@imap.responer.test", "poll-pw") as c:
+            assert b"IDLE" not in c.capabilities()
+        mailbox = app.register_mailbox(
+            MailboxSpec(
+                tenant_id=str(uuid.uuid4()),
+                name="p",
+                address="p@shop.test",
+                imap_host=server.host,
+                imap_port=server.port,
+                tls_mode="plain",
+                username="poll@imap.responer.test",
+                password="poll-pw",
+            )
+        )
+        sync = CountingSync(
+            app,
+            str(mailbox.id),
+            idle_timeout=30,
+            poll_interval=0.5,
+            fetch_batch=10,
+            imap_timeout=10,
+            on_stored=print,
+        )
+        sync.start()
+        time.sleep(1.0)
+        server.append("poll@imap.responer.test", "poll-pw", make_mail(5))
+        deadline = time.monotonic() + 10
+        while app.mailbox(mailbox.id).messages_received < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert app.mailbox(mailbox.id).messages_received == 1
+        assert sync.idles == 0 and sync.connections == 1
+        sync.stop()
+        sync.thread.join(10)
+    finally:
+        pool.close()
+        server.stop()

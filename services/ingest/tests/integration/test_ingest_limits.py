@@ -109,3 +109,18 @@ def test_a_position_only_advances_with_the_stored_batch_and_repeats_are_skipped(
     again = app.receive_batch_outcome(str(mailbox.id), "INBOX", 8, [(10 + u, r) for u, r in raws])
     assert (again.received, again.seen) == (0, 3)
     assert app.mailbox(mailbox.id).messages_received == 3
+
+
+def test_replaying_mail_whose_raw_blob_is_gone_keeps_it_quarantined_with_the_reason(app):
+    mailbox = register(app)
+    app.max_message_bytes = 500
+    raw = mail_with({}, text="x" * 2000)
+    outcome = app.receive_batch_outcome(str(mailbox.id), "INBOX", 1, [(1, raw)])
+    assert outcome.quarantined == 1 and app.mailbox(mailbox.id).position("INBOX", 1) == 1
+    (q,) = app.quarantined(mailbox.tenant_id)
+    with app.blobs.pool.connection() as conn:  # a broken blob store, for real
+        conn.execute("DELETE FROM ingest.blobs WHERE sha256 = %s", (q.raw_sha256,))
+    app.max_message_bytes = 10_000_000
+    (again,) = app.replay(mailbox.tenant_id, all_=True)
+    assert again.status == "failed_again" and "missing from the blob store" in again.reason
+    assert [x.id for x in app.quarantined(mailbox.tenant_id)] == [q.id]  # listed still, never dropped
