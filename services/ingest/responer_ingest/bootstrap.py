@@ -81,6 +81,7 @@ def build(settings: Settings) -> Service:
             on_stored=lambda _stored: relay.wake(),
             tokens=access_token_for(mailbox_id),
             max_backoff=settings.max_backoff,
+            ca_file=settings.imap_ca_file,
         )
 
     supervisor = SyncSupervisor(app, make_sync, rescan_s=settings.poll_interval)
@@ -101,7 +102,13 @@ def build(settings: Settings) -> Service:
     service.add_grpc(
         lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(
             IngestServicer(
-                app, supervisor.health_of, on_changed, probe_tokens, access_token_for, settings.imap_timeout
+                app,
+                supervisor.health_of,
+                on_changed,
+                probe_tokens,
+                access_token_for,
+                settings.imap_timeout,
+                settings.imap_ca_file,
             ),
             server,
         )

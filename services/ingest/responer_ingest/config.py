@@ -16,6 +16,8 @@ class Settings(RuntimeSettings):
     poll_interval: float = 15.0
     fetch_batch: int = 100
     imap_timeout: float = 30.0
+    # PEM file of a private CA to trust for IMAP TLS/STARTTLS besides the system's (company CAs).
+    imap_ca_file: str = ""
     # A message over this is quarantined (raw kept) instead of parsed; replay it after raising the limit.
     max_message_bytes: int = 50 * 1024 * 1024
     # An attachment over this is recorded (name, size, reason) but not stored on its own.

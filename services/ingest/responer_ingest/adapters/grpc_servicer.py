@@ -83,6 +83,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         probe_tokens: TokenSource,
         tokens_for: Callable[[str], TokenSource],
         imap_timeout: float = 15.0,
+        ca_file: str = "",
     ) -> None:
         self.app = app
         self.health_of = health_of
@@ -90,6 +91,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.probe_tokens = probe_tokens
         self.tokens_for = tokens_for
         self.imap_timeout = imap_timeout
+        self.ca_file = ca_file
 
     def _view(self, mailbox: Mailbox) -> ingest_pb2.MailboxView:
         view = ingest_pb2.MailboxView(
@@ -180,7 +182,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             host, port, tls_mode, folders = spec.imap_host, spec.imap_port, spec.tls_mode, list(spec.folders)
             tokens = self.probe_tokens
         result = await asyncio.to_thread(
-            probe, host, port, tls_mode, list(folders), login, tokens, self.imap_timeout
+            probe, host, port, tls_mode, list(folders), login, tokens, self.imap_timeout, self.ca_file
         )
         return ingest_pb2.ConnectionTestResult(
             ok=result.ok,

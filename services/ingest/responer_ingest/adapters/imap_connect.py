@@ -36,8 +36,13 @@ class ProbeResult:
     capabilities: list[str] = field(default_factory=list)
 
 
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def _tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """The system's trust store, plus a private CA (RESPONER_IMAP_CA_FILE) for servers behind a
+    company CA. Certificates and host names are always verified."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def _resolve(host: str, port: int) -> None:
@@ -53,12 +58,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def open_client(
-    host: str, port: int, tls_mode: str, login: Login, tokens: TokenSource, timeout: float
+    host: str, port: int, tls_mode: str, login: Login, tokens: TokenSource, timeout: float, ca_file: str = ""
 ) -> IMAPClient:
     """A logged-in client, or ConnectError with the step that failed."""
     _resolve(host, port)
     use_ssl = tls_mode == "tls"
-    context = _tls_context() if tls_mode in ("tls", "starttls") else None
+    context = _tls_context(ca_file) if tls_mode in ("tls", "starttls") else None
     try:
         client = IMAPClient(
             host, port=port, ssl=use_ssl, ssl_context=context if use_ssl else None, timeout=timeout
@@ -129,7 +134,14 @@ def _close(client: IMAPClient) -> None:
 
 
 def probe(
-    host: str, port: int, tls_mode: str, folders: list[str], login: Login, tokens: TokenSource, timeout: float
+    host: str,
+    port: int,
+    tls_mode: str,
+    folders: list[str],
+    login: Login,
+    tokens: TokenSource,
+    timeout: float,
+    ca_file: str = "",
 ) -> ProbeResult:
     """Every step of a sync's connection, stopping at the first that fails."""
     try:
@@ -139,7 +151,7 @@ def probe(
                 pass
         except OSError as exc:
             raise ConnectError("tcp", f"cannot connect to {host}:{port}: {_describe(exc)}") from None
-        client = open_client(host, port, tls_mode, login, tokens, timeout)
+        client = open_client(host, port, tls_mode, login, tokens, timeout, ca_file)
     except ConnectError as exc:
         return ProbeResult(False, exc.stage, exc.reason)
     try:

@@ -99,6 +99,7 @@ class MailboxSync:
         on_stored: Callable[[int], None],
         tokens: TokenSource | None = None,
         max_backoff: float = 60.0,
+        ca_file: str = "",
     ) -> None:
         self.app = app
         self.mailbox_id = mailbox_id
@@ -109,6 +110,7 @@ class MailboxSync:
         self.on_stored = on_stored
         self.tokens = tokens or _no_tokens
         self.max_backoff = max_backoff
+        self.ca_file = ca_file
         self.health = SyncHealth()
         self.stop_event = threading.Event()
         self._poke = threading.Event()
@@ -140,6 +142,7 @@ class MailboxSync:
                     self.app.credentials(mailbox),
                     self.tokens,
                     self.imap_timeout,
+                    self.ca_file,
                 )
                 try:
                     self._set_connected(True)
