@@ -428,3 +428,10 @@ def test_polish_prose_bounce_with_the_original_attached():
         "jan.nowak@example.pl",
         "5.1.1",
     )
+
+
+def test_a_robotics_shop_writing_from_robot_at_is_a_customer():
+    customer = mail(
+        "From: Robot <robot@robotyka-sklep.pl>\nSubject: Zamówienie hurtowe", "Prosimy o ofertę na 50 szt."
+    )
+    assert not classify(customer).system

@@ -27,14 +27,14 @@ _SEP = r"[-_.+]"
 _NO_REPLY = re.compile(
     rf"(^|{_SEP})(no|do{_SEP}?not|dont|please{_SEP}?do{_SEP}?not){_SEP}?repl(y|ies)({_SEP}|\d|$)|"
     rf"(^|{_SEP})(nie{_SEP}?odpowiadaj|bez{_SEP}?odpowiedzi|brak{_SEP}?odpowiedzi)({_SEP}|\d|$)|"
-    rf"^(notifications?|notify|notyfikacj[ae]|powiadomieni[ae]|alerts?|alerty|automated|automat|"
-    rf"auto{_SEP}?confirm|bounces?|mailer|robot)({_SEP}.*)?$",
+    rf"^(notifications?|notify|notyfikacj[ae]|powiadomieni[ae]|alerts?|alerty|automated|"
+    rf"auto{_SEP}?confirm|bounces?|mailer)({_SEP}.*)?$",
     re.I,
 )
 # Senders that are usually systems but could be a monitored mailbox: a hint, not a verdict.
 _SYSTEM_LOCAL = re.compile(
     rf"^(e{_SEP}?faktur[ay]|e{_SEP}?invoic(e|es|ing)|e{_SEP}?bok|portal|system|platform|billing{_SEP}?system|"
-    rf"info{_SEP}?system|shop{_SEP}?system|sklep{_SEP}?system)({_SEP}.*)?$",
+    rf"info{_SEP}?system|shop{_SEP}?system|sklep{_SEP}?system|robot|automat)({_SEP}.*)?$",
     re.I,
 )
 _ESP_HEADERS = (
