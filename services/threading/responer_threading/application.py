@@ -814,7 +814,16 @@ class ThreadingApplication(ResponerApplication):
 
         return self._unit(work)
 
-    def set_status(self, tenant_id: str, thread_id: UUID, status: str, *, by_user_id: str) -> None:
+    def set_status(
+        self,
+        tenant_id: str,
+        thread_id: UUID,
+        status: str,
+        *,
+        by_user_id: str,
+        reason: str = "agent",
+        tracking: Tracking | None = None,
+    ) -> None:
         if status not in STATUSES:
             raise CommandError(f"status must be one of {', '.join(STATUSES)}")
 
@@ -822,9 +831,9 @@ class ThreadingApplication(ResponerApplication):
             self.find_thread(tenant_id, thread_id)
             info = resolve(store, tenant_id, thread_id)
             assert info is not None
-            store.set_status(tenant_id, info.thread_id, status, by_user_id=by_user_id, reason="agent")
+            store.set_status(tenant_id, info.thread_id, status, by_user_id=by_user_id, reason=reason)
 
-        self._unit(work)
+        self._unit(work, tracking)
 
     def add_note(
         self,

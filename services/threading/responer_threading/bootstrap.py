@@ -33,6 +33,10 @@ def build(settings: Settings) -> Service:
         "mail", ConsumerRunner(bus, "threading", Subscription("ingest", "mail", relay.waking(handle))).run
     )
     service.add_task(
+        "status",
+        ConsumerRunner(bus, "threading", Subscription("routing", "status", relay.waking(handle))).run,
+    )
+    service.add_task(
         "replies",
         ConsumerRunner(bus, "threading", Subscription("outbox", "replies", relay.waking(handle))).run,
     )

@@ -2,6 +2,7 @@
 
 Mail arrives from two streams: ingest (customer mail) and outbox (our sent replies). Both become a
 MailReceived-shaped payload stored on the thread, so the relay publishes one MessageThreaded shape.
+Routing's rules may ask for a status (ThreadStatusRequested); threading owns status and applies it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from eventsourcing.persistence import Tracking
 from responer.events.v1 import events_pb2, mail_pb2
 from responer_events import DecodedEvent
 
-from responer_threading.application import ThreadingApplication
+from responer_threading.application import CommandError, ThreadingApplication
 from responer_threading.domain import MailFacts, is_automatic
 
 
@@ -62,9 +63,27 @@ def attach_sent_reply(app: ThreadingApplication, event: events_pb2.ReplySent, tr
     app.thread_message(facts, as_received.SerializeToString(), tracking=tracking)
 
 
+def apply_requested_status(
+    app: ThreadingApplication, event: events_pb2.ThreadStatusRequested, tracking: Tracking
+) -> None:
+    """A routing rule asks for a status (e.g. close newsletters' threads): threading owns it."""
+    try:
+        app.set_status(
+            event.tenant_id,
+            uuid.UUID(event.thread_id),
+            event.status,
+            by_user_id="",
+            reason=f"rule {event.by_rule_id}" if event.by_rule_id else "rule",
+            tracking=tracking,
+        )
+    except (CommandError, ValueError):
+        app.record(tracking=tracking)  # an unknown thread or status: nothing to do, never retried
+
+
 HANDLERS: dict[type, Callable[[ThreadingApplication, object, Tracking], None]] = {
     events_pb2.MailReceived: attach_received_mail,  # type: ignore[dict-item]
     events_pb2.ReplySent: attach_sent_reply,  # type: ignore[dict-item]
+    events_pb2.ThreadStatusRequested: apply_requested_status,  # type: ignore[dict-item]
 }
 
 

@@ -256,3 +256,26 @@ def test_self_referencing_and_looping_references_thread_once(app):
     assert a.new_thread and b.new_thread
     assert c.thread_id == a.thread_id and c.merged_thread_ids == (b.thread_id,)
     assert app.get_thread(b.thread_id).merged_into == a.thread_id
+
+
+def test_a_routing_rule_requests_a_status_once_per_event(app):
+    from eventsourcing.persistence import Tracking
+    from responer_threading.handlers import apply_requested_status
+
+    a = app.thread_message(mail("a@x"), b"")
+    request = events_pb2.ThreadStatusRequested(
+        tenant_id=TENANT, thread_id=str(a.thread_id), status="closed", by_rule_id="r1"
+    )
+    tracking = Tracking(notification_id=3, application_name="routing")
+    apply_requested_status(app, request, tracking)
+    assert app.get_thread(a.thread_id).status_history[-1] | {"at": ""} == {
+        "status": "closed",
+        "previous": "open",
+        "by_user_id": "",
+        "reason": "rule r1",
+        "at": "",
+    }
+    assert app.already_processed(tracking)
+    unknown = events_pb2.ThreadStatusRequested(tenant_id=TENANT, thread_id=str(uuid.uuid4()), status="closed")
+    apply_requested_status(app, unknown, Tracking(notification_id=4, application_name="routing"))
+    assert app.already_processed(Tracking(notification_id=4, application_name="routing"))
