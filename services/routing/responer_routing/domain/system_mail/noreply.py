@@ -28,7 +28,7 @@ _NO_REPLY = re.compile(
     rf"(^|{_SEP})(no|do{_SEP}?not|dont|please{_SEP}?do{_SEP}?not){_SEP}?repl(y|ies)({_SEP}|\d|$)|"
     rf"(^|{_SEP})(nie{_SEP}?odpowiadaj|bez{_SEP}?odpowiedzi|brak{_SEP}?odpowiedzi)({_SEP}|\d|$)|"
     rf"^(notifications?|notify|notyfikacj[ae]|powiadomieni[ae]|alerts?|alerty|automated|"
-    rf"auto{_SEP}?confirm|bounces?|mailer)({_SEP}.*)?$",
+    rf"auto{_SEP}?confirm|bounces|mailer)({_SEP}.*)?$",
     re.I,
 )
 # Senders that are usually systems but could be a monitored mailbox: a hint, not a verdict.
