@@ -25,7 +25,8 @@ _LOAD_COLUMNS = (
 )
 
 _TEXT_INDEXES = {
-    "messages_tsv": "CREATE INDEX IF NOT EXISTS messages_tsv ON search.messages USING gin (tsv)",
+    "messages_tenant_tsv": "CREATE INDEX IF NOT EXISTS messages_tenant_tsv ON search.messages "
+    "USING gin (tenant_id, tsv)",
     "messages_from_trgm": "CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages "
     "USING gin (from_folded gin_trgm_ops)",
     "messages_to_trgm": "CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages "

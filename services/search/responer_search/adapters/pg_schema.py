@@ -75,7 +75,13 @@ ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS tags_folded text[] NOT NULL 
 ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS priority text NOT NULL DEFAULT '';
 ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS due_at timestamptz;
 CREATE INDEX IF NOT EXISTS messages_by_thread ON search.messages (tenant_id, thread_id, date);
-CREATE INDEX IF NOT EXISTS messages_tsv ON search.messages USING gin (tsv);
+-- Tenant and words in one GIN index (btree_gin): a tenant's hits without a second bitmap over the
+-- primary key. Big values (text, mail, tsvector) live out of line so the heap rows a search visits are
+-- small and stay cached: measured 3-6x faster on 100k messages (docs/benchmarks.md).
+DROP INDEX IF EXISTS search.messages_tsv;
+CREATE INDEX IF NOT EXISTS messages_tenant_tsv ON search.messages USING gin (tenant_id, tsv);
+ALTER TABLE search.messages SET (toast_tuple_target = 1024);
+ALTER TABLE search.messages ALTER COLUMN tsv SET STORAGE EXTERNAL;
 CREATE INDEX IF NOT EXISTS messages_by_date ON search.messages (tenant_id, date DESC, message_id DESC);
 CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages USING gin (from_folded gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages USING gin (to_folded gin_trgm_ops);
@@ -120,6 +126,7 @@ def ensure_schema(conn: Connection) -> None:
     conn.execute("CREATE SCHEMA IF NOT EXISTS search")
     conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # indexed substring match for from:/to:
+    conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")  # tenant_id inside the text GIN index
     row = conn.execute(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
         "WHERE e.extname = 'unaccent'"
