@@ -11,6 +11,7 @@ plus the misses grouped by kind. Exits non-zero when a threshold is missed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -29,12 +30,13 @@ MIN_FOUND = 0.98
 _DEFAULT_GENERATOR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "gen_corpus.py"
 
 
-def measure(maildir: Path, truth: list[dict], misses: int = 0) -> dict:
+def measure(maildir: Path, truth: list[dict], misses: int = 0, without_html: bool = False) -> dict:
     """Classify every message of a generated Maildir against its truth; returns the figures."""
     hidden, found, total, kind_right = Counter(), Counter(), Counter(), Counter()
     examples: dict[str, list[str]] = {}
     for item in truth:
-        verdict = classify(incoming_mail(parse_mail((maildir / item["file"]).read_bytes())))
+        facts = incoming_mail(parse_mail((maildir / item["file"]).read_bytes()))
+        verdict = classify(dataclasses.replace(facts, html="") if without_html else facts)
         kind = item["kind"]
         total[kind] += 1
         if kind in CUSTOMER_KINDS:
@@ -100,6 +102,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=5303)
     parser.add_argument("--generator", type=Path, default=_DEFAULT_GENERATOR)
     parser.add_argument("--misses", type=int, default=5, help="examples of misses to print per category")
+    parser.add_argument(
+        "--without-html",
+        action="store_true",
+        help="classify without the HTML body (a caller that does not map it)",
+    )
     args = parser.parse_args()
     if not args.generator.is_file():
         print(f"sorting_quality: generator not found at {args.generator}; skipped")
@@ -107,11 +114,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="responer-sorting-") as tmp:
         maildir, truth = generate(args.generator, args.count, args.seed, Path(tmp))
         started = time.monotonic()
-        result = measure(maildir, truth, args.misses)
+        result = measure(maildir, truth, args.misses, args.without_html)
         elapsed = time.monotonic() - started
     ok = result["hidden_rate"] <= MAX_HIDDEN and result["found_rate"] >= MIN_FOUND
     print(
-        f"sorting quality, {result['messages']} generated messages (seed {args.seed}), {elapsed:.1f}s: "
+        f"sorting quality, {result['messages']} generated messages (seed {args.seed}"
+        f"{', without HTML' if args.without_html else ''}), {elapsed:.1f}s: "
         f"customer/agent mail hidden in System {result['customer_hidden']}/{result['customer_total']} "
         f"({result['hidden_rate']:.3%}, limit {MAX_HIDDEN:.1%}); system mail found "
         f"{result['system_found']}/{result['system_total']} ({result['found_rate']:.2%}, need {MIN_FOUND:.0%}) "
