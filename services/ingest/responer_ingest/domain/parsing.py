@@ -314,16 +314,48 @@ def _payload(part: Message, walk: _Walk) -> bytes:
 
 
 def _filename(part: Message, walk: _Walk) -> str:
-    if part.get("content-disposition") is None and "name" not in str(part.get("content-type", "")).lower():
+    disposition = content_type = None
+    for key, value in part.raw_items():
+        lowered = key.lower()
+        if lowered == "content-disposition" and disposition is None:
+            disposition = str(value)
+        elif lowered == "content-type" and content_type is None:
+            content_type = str(value)
+    if disposition is None and "name" not in (content_type or "").lower():
         return ""  # no parameter that could carry a name: skip the costly parameter parsing
+    source = part
+    if not (disposition or "").isascii() or not (content_type or "").isascii():
+        # compat32 masks raw 8-bit bytes in parameters as U+FFFD when asked for them: decode the
+        # header values ourselves and read the parameters from the decoded text.
+        source = Message()
+        for key, value in (("Content-Disposition", disposition), ("Content-Type", content_type)):
+            if value is not None:
+                text, repair = raw_to_str(value)
+                if repair:
+                    walk.repairs.append(f"filename: 8-bit parameter {repair}")
+                source[key] = text
     try:
-        name = part.get_filename() or part.get_param("name") or ""
+        value = source.get_param("filename", None, "content-disposition")
+        if value is None:
+            value = source.get_param("name", None, "content-type")
     except Exception:
         walk.defects.append("BadFilenameParameter")
         return ""
-    if isinstance(name, tuple):  # an undecodable RFC 2231 value: (charset, language, text)
-        name = str(name[2])
-    name, repairs = decode_header_value(str(name))
+    if value is None:
+        return ""
+    if isinstance(value, tuple):  # RFC 2231: (charset, language, text with bytes as latin-1)
+        charset, _, text = value
+        try:
+            data = str(text).encode("latin-1")
+        except UnicodeEncodeError:
+            name = str(text)
+        else:
+            name, repair = decode_bytes(data, charset or None)
+            if repair:
+                walk.repairs.append(f"filename: {repair}")
+    else:
+        name = str(value)
+    name, repairs = decode_header_value(name)
     walk.repairs.extend(f"filename: {r}" for r in repairs)
     return _FILENAME_UNSAFE.sub("_", name).strip()
 

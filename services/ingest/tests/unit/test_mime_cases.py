@@ -380,3 +380,18 @@ def test_utf8_text_with_a_latin1_footer_keeps_both():
     body = "Dzień dobry, proszę o zwrot.\n".encode() + "-- \nListe: Grüße aus Köln\n".encode("latin-1")
     raw = b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + body
     assert parse_mail(raw).text == "Dzień dobry, proszę o zwrot.\n-- \nListe: Grüße aus Köln"
+
+
+@pytest.mark.parametrize(
+    "disposition",
+    [
+        b"attachment; filename*=windows-1250''Zam%F3wienie%20%B3%B9ka.pdf",  # RFC 2231, Polish charset
+        b"attachment; filename*=x-unknown''Zam%F3wienie%20%B3%B9ka.pdf",  # RFC 2231, useless charset
+        'attachment; filename="Zamówienie łąka.pdf"'.encode("cp1250"),  # raw 8-bit (old Outlook)
+        'attachment; filename="Zamówienie łąka.pdf"'.encode(),  # raw UTF-8 (RFC 6532 style)
+        b"attachment; filename*0*=utf-8''Zam%C3%B3wienie%20; filename*1*=%C5%82%C4%85ka.pdf",
+    ],
+)
+def test_filenames_in_every_encoding_clients_use(disposition):
+    part = b"Content-Type: application/pdf\nContent-Disposition: " + disposition + b"\n\nJVBERi0=\n"
+    assert [a.filename for a in parse_mail(mixed(PLAIN, part)).attachments] == ["Zamówienie łąka.pdf"]
