@@ -261,7 +261,8 @@ def _line(source: str, mail: ParsedMail, verdict: Verdict) -> dict[str, Any]:
         "in_reply_to": list(mail.in_reply_to),
         "references": list(mail.references),
         "text": mail.text,
-        "attachments": [a.filename for a in mail.attachments],
+        "attachments": [a.filename for a in mail.attachments if not a.inline],
+        "inline_parts": [a.filename or a.content_id for a in mail.attachments if a.inline],
         "parse_defects": list(mail.parse_defects),
         "charset_repairs": list(mail.charset_repairs),
         "attached_messages": [
