@@ -43,6 +43,10 @@ test: install
 up: install
 	@.venv/bin/responer dev up --http-port $(HTTP_PORT)
 
+bench-threading: install  ## threading quality (20k generated), usrp groupings, decisions/s (100k)
+	@$(PY) bench/threading_quality.py --count 20000 --seed 4404; $(PY) bench/threading_usrp.py; \
+	  $(PY) bench/threading_throughput.py --count 100000 --pg-count 10000 --json bench/out/threading_throughput.json
+
 bench: install
 	@if [ -x bench/run.sh ] || [ -f bench/run.sh ]; then bash bench/run.sh; \
 	  else echo "make bench: bench/run.sh does not exist yet. The harness goes there; see docs/operations.md."; fi
