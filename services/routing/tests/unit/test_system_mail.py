@@ -78,6 +78,8 @@ ENGINE_SAMPLES = [
     ("lhost-opensmtpd-11.eml", "authfailure@libsisimai.net", "5.7.26"),  # Status 5.0.0, code in the prose
     ("lhost-postfix-44.eml", "kijitora@example.jp", "5.7.1"),  # code on a folded Diagnostic-Code line
     ("lhost-messagingserver-03.eml", "sabineko@example.org", "5.7.1"),  # not the quoted Message-ID
+    ("lhost-postfix-32.eml", '"neko....nyaan...."@libsisimai.org', "5.1.1"),  # quoted local part
+    ("lhost-sendmail-15.eml", "kijitora@example.org", "5.1.2"),  # broken Final-Recipient: from the prose
     ("rhost-microsoft-01.eml", "kijitora@example.com", "5.7.606"),
     ("rhost-google-01.eml", "shironeko@example.ne.jp", "5.2.1"),
 ]
@@ -95,6 +97,21 @@ def test_bounce_recipient_and_status_per_engine(corpus, name, recipient, status)
     assert recipient.encode() in raw.lower()
     verdict = classify(facts(raw))
     assert (verdict.kind, verdict.bounce_recipient, verdict.bounce_status) == ("bounce", recipient, status)
+
+
+def test_almost_every_labelled_bounce_names_a_failed_recipient_written_in_it(corpus):
+    items = json.loads((corpus / "bounces" / "index.json").read_text())["items"]
+    named = total = 0
+    for item in items:
+        if item["class"] != "bounce":
+            continue
+        raw = (corpus / "bounces" / item["file"]).read_bytes()
+        recipient = classify(facts(raw)).bounce_recipient
+        total += 1
+        named += bool(recipient)
+        assert recipient is None or recipient.encode() in raw.lower(), (item["file"], recipient)
+    print(f"bounce recipients: {named}/{total} named, all of them written in the message")
+    assert named / total >= 0.98
 
 
 def test_status_codes_match_sisimai_where_the_bytes_carry_them(corpus):

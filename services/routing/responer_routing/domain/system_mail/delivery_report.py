@@ -54,7 +54,9 @@ _SMTP_REPLY = re.compile(
     r"\b[45]\d\d[ -]#?[45]\.\d{1,3}\.\d{1,3}\b|\b[45]\d\d[ -]<[^>\s]+@|^\s*<<<\s*[45]\d\d\b", re.M
 )
 _REPLY_CODE = re.compile(r"\b([45]\d\d)[ -]")
-_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+# A quoted local part ("neko..nyaan"@example.org) is rare but legal, and MTAs report it quoted.
+_ADDR = r"(?:\"[^\"\s@]+\"|[\w.+'=-]+)@[\w-]+(?:\.[\w-]+)+"
+_ADDRESS = re.compile(_ADDR)
 _FIELD = re.compile(r"^([\w-]+):[ \t]*(.*)$", re.M)
 # "deliverable" is what address verification (sendmail -bv) reports; not in RFC 3464 but seen.
 _SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
@@ -109,6 +111,10 @@ def _address(value: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
+def _dsn_recipient(fields: dict[str, str]) -> str | None:
+    return _address(fields.get("final-recipient", "")) or _address(fields.get("original-recipient", ""))
+
+
 def _from_dsn(dsn: str, prose: str = "") -> Verdict | None:
     recipients = _recipients(dsn)
     if not recipients:
@@ -119,13 +125,13 @@ def _from_dsn(dsn: str, prose: str = "") -> Verdict | None:
         return Verdict.system_mail(
             "delivery_notification",
             f"delivery-status report, action {actions[0]}",
-            recipient=_address(first.get("final-recipient") or first.get("original-recipient", "")),
+            recipient=_dsn_recipient(first),
             status=_status(first.get("status", "")),
         )
     failed = next(
         (r for r in recipients if r.get("action", "").lower() not in _SUCCESS_ACTIONS), recipients[0]
     )
-    recipient = _address(failed.get("final-recipient") or failed.get("original-recipient", ""))
+    recipient = _dsn_recipient(failed) or _prose_recipient_in(prose)
     return Verdict.system_mail(
         "bounce",
         f"delivery-status report, action {failed.get('action', 'unknown').lower() or 'unknown'}",
@@ -167,11 +173,11 @@ def _status(text: str) -> str | None:
 
 _LABELLED_RECIPIENT = re.compile(
     r"^\s*(final-recipient|original-recipient|recipient( address)?|failed recipient)\s*:\s*(rfc822\s*;)?\s*<?"
-    r"([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)",
+    rf"({_ADDR})",
     re.I | re.M,
 )
 # Prose bounces put the failed address alone at the start of a line: "<a@b>: host said", "  a@b".
-_LEADING_ADDRESS = re.compile(r"^\s*<?([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)>?\s*(:|$|\.\.\.)", re.M)
+_LEADING_ADDRESS = re.compile(rf"^\s*<?({_ADDR})>?\s*(:|$|\.\.\.)", re.M)
 # Lines of the quoted original's header: their addresses are the sender's, not the failed recipient.
 _ORIGINAL_HEADER_LINE = re.compile(
     r"^\s*(message-id|from|sender|reply-to|return-path|references|in-reply-to)\s*:", re.I
@@ -181,19 +187,27 @@ _ORIGINAL_HEADER_LINE = re.compile(
 def _prose_recipient(mail: IncomingMail) -> str | None:
     failed = mail.header("X-Failed-Recipients")
     if failed:
-        found = _address(failed) or _ADDRESS.search(failed)
-        if isinstance(found, str):
+        found = _address(failed)
+        if found:
             return found
-    text = mail.text[:20000]
+    return _prose_recipient_in(mail.text, mail.from_email, strict=False)
+
+
+def _prose_recipient_in(text: str, sender: str = "", *, strict: bool = True) -> str | None:
+    """The failed address in a bounce's prose: a labelled line, then an address alone at the start
+    of a line; unless `strict`, then any address outside the quoted original's header lines."""
+    text = text[:20000]
 
     def usable(address: str) -> bool:
-        return address != mail.from_email and local_part(address) not in _DAEMONS
+        return address != sender and local_part(address) not in _DAEMONS
 
     for pattern, group in ((_LABELLED_RECIPIENT, 4), (_LEADING_ADDRESS, 1)):
         for match in pattern.finditer(text):
             address = match.group(group).lower()
             if usable(address):
                 return address
+    if strict:
+        return None
     for line in text.splitlines():
         if _ORIGINAL_HEADER_LINE.match(line):
             continue
