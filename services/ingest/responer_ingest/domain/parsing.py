@@ -407,13 +407,13 @@ def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None, parent: st
     if not data and not filename:
         return
     cid = (part.get("Content-ID") or "").strip().strip("<>")
-    # Inline means shown inside the body, not offered as a file: parts of multipart/related (the
-    # HTML's images) and unnamed inline parts. A named inline part in multipart/mixed is a photo
-    # Apple Mail placed between paragraphs: the customer attached it. `cid:` references in the HTML
-    # make a part inline afterwards, see _mark_referenced_inline.
-    inline = (parent == "multipart/related" and disposition != "attachment") or (
-        disposition == "inline" and not filename
-    )
+    # Inline means shown inside the body, not offered as a file: the HTML's images in
+    # multipart/related (a part with a Content-ID, or an image) and unnamed inline parts. A named
+    # inline part in multipart/mixed is a photo Apple Mail placed between paragraphs: the customer
+    # attached it. `cid:` references in the HTML make a part inline afterwards, see
+    # _mark_referenced_inline.
+    related = parent == "multipart/related" and (bool(cid) or ctype.startswith("image/"))
+    inline = (related and disposition != "attachment") or (disposition == "inline" and not filename)
     _add_attachment(walk, filename, ctype, data, inline=inline, cid=cid)
 
 

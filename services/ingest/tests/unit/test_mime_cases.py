@@ -395,3 +395,16 @@ def test_utf8_text_with_a_latin1_footer_keeps_both():
 def test_filenames_in_every_encoding_clients_use(disposition):
     part = b"Content-Type: application/pdf\nContent-Disposition: " + disposition + b"\n\nJVBERi0=\n"
     assert [a.filename for a in parse_mail(mixed(PLAIN, part)).attachments] == ["Zamówienie łąka.pdf"]
+
+
+def test_a_document_inside_multipart_related_without_content_id_is_a_real_attachment():
+    related = (
+        b'Content-Type: multipart/related; boundary="rel"\n\n'
+        b"--rel\nContent-Type: text/html; charset=utf-8\n\n<p>Umowa w za&#322;&#261;czniku.</p>\n"
+        b'--rel\nContent-Type: application/pdf; name="umowa.pdf"\nContent-Transfer-Encoding: base64\n\n'
+        + b64(b"%PDF-1.4")
+        + b"--rel--\n"
+    )
+    mail = parse_mail(mixed(related))
+    assert [(a.filename, a.inline) for a in mail.attachments] == [("umowa.pdf", False)]
+    assert mail.text == "Umowa w załączniku."
