@@ -13,6 +13,8 @@ def _decode_lines(body: str) -> bytes:
     for line in body.splitlines():
         if not line or line == "`":
             continue
+        if not line.isascii():
+            continue  # a line damaged in transit: skip it, keep the rest of the file
         try:
             out += binascii.a2b_uu(line)
         except binascii.Error:

@@ -408,3 +408,10 @@ def test_a_document_inside_multipart_related_without_content_id_is_a_real_attach
     mail = parse_mail(mixed(related))
     assert [(a.filename, a.inline) for a in mail.attachments] == [("umowa.pdf", False)]
     assert mail.text == "Umowa w załączniku."
+
+
+def test_uuencoded_block_with_a_damaged_line_still_parses():
+    raw = b"Subject: uu\n\nbegin 644 a.bin\n#86)C\n\xc5\xbc\xff broken\nend\n"
+    mail = parse_mail(raw)
+    assert [(a.filename, a.payload) for a in mail.attachments] == [("a.bin", b"abc")]
+    assert not any(d.startswith("Unparseable") for d in mail.parse_defects)
