@@ -406,7 +406,7 @@ def _leaf(part: Message, ctype: str, walk: _Walk, body: _Body | None, parent: st
         return
     if not data and not filename:
         return
-    cid = (part.get("Content-ID") or "").strip().strip("<>")
+    cid = raw_to_str(str(part.get("Content-ID") or ""))[0].strip().strip("<>")
     # Inline means shown inside the body, not offered as a file: the HTML's images in
     # multipart/related (a part with a Content-ID, or an image) and unnamed inline parts. A named
     # inline part in multipart/mixed is a photo Apple Mail placed between paragraphs: the customer
@@ -537,7 +537,7 @@ def _report_part(part: Message, ctype: str, walk: _Walk) -> None:
     if ctype in _HEADER_PARTS:
         try:
             inner = HeaderParser(policy=email.policy.compat32).parsestr(text.lstrip())
-            inner_id = first_message_id(inner.get("Message-ID"))
+            inner_id = first_message_id(str(inner.get("Message-ID") or ""))
         except Exception:
             inner_id = ""
         if inner_id:
