@@ -579,21 +579,23 @@ class PostgresSearchBackend:
         text: sql.Composable
         if c.tsquery is not None:
             text = sql.SQL("ts_headline('search.responer_fold'::regconfig, {}, {}, %(headline)s)").format(
-                sql.SQL("translate(left(m.text, {}), {}, '')").format(
+                sql.SQL("translate(left(b.text, {}), {}, '')").format(
                     sql.Literal(MAX_HIGHLIGHT_CHARS), sql.Literal(snippet.START + snippet.STOP)
                 ),
                 c.tsquery,
             )
         else:
-            text = sql.SQL("left(m.text, 2000)")
+            text = sql.SQL("left(b.text, 2000)")
         cond = c.condition if c.message_level else sql.SQL("true")
+        # One pass over the page's matching messages (subplans of the condition run once), then the
+        # snippet of each thread's best one only.
         rows = conn.execute(
             sql.SQL(
-                "SELECT p.thread_id, s.message_id, s.snippet FROM unnest(%(page)s::text[]) p(thread_id) "
-                "LEFT JOIN LATERAL (SELECT m.message_id, {text} AS snippet FROM search.messages m "
+                "SELECT b.thread_id, b.message_id, {text} FROM ("
+                "SELECT DISTINCT ON (m.thread_id) m.thread_id, m.message_id, m.text FROM search.messages m "
                 "JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id "
-                "WHERE m.tenant_id = %(tenant)s AND m.thread_id = p.thread_id AND {cond} "
-                "ORDER BY {rank} DESC, m.date DESC, m.seq DESC LIMIT 1) s ON true"
+                "WHERE m.tenant_id = %(tenant)s AND m.thread_id = ANY(%(page)s::text[]) AND {cond} "
+                "ORDER BY m.thread_id, {rank} DESC, m.date DESC, m.seq DESC) b"
             ).format(text=text, cond=cond, rank=rank),
             c.params | {"page": thread_ids},
         ).fetchall()
