@@ -176,6 +176,11 @@ def _fast(text: str, depth: int) -> Message:
     return msg
 
 
+def headers_only(raw: bytes) -> Message:
+    """The header block parsed, the rest kept unparsed as the payload (a string)."""
+    return _feed(raw.decode("ascii", "surrogateescape"), headers_only=True)
+
+
 def message_from_bytes(raw: bytes) -> Message:
     """Same result as `email.message_from_bytes(raw, policy=email.policy.compat32)`."""
     text = raw.decode("ascii", "surrogateescape")

@@ -29,7 +29,7 @@ from responer_ingest.domain.headers import (
 )
 from responer_ingest.domain.html_text import html_to_text
 from responer_ingest.domain.mail import AttachedMessage, Attachment, ParsedMail
-from responer_ingest.domain.mime_parser import message_from_bytes
+from responer_ingest.domain.mime_parser import headers_only, message_from_bytes
 from responer_ingest.domain.smime import PKCS7_MIME_TYPES, SIGNATURE_TYPES, signed_content
 from responer_ingest.domain.tnef import is_tnef, read_tnef
 from responer_ingest.domain.uuencode import extract_uuencoded
@@ -101,7 +101,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     try:
         return _parse(raw)
     except Exception as exc:  # the contract: no input may break ingest
-        return _unparseable(raw, exc)
+        try:
+            return _headers_and_raw_body(raw, exc)
+        except Exception:
+            return _unparseable(raw, exc)
 
 
 def derived_message_id(raw: bytes) -> str:
@@ -542,6 +545,16 @@ def _report_part(part: Message, ctype: str, walk: _Walk) -> None:
             inner_id = ""
         if inner_id:
             walk.quoted_ids.append(inner_id)
+
+
+def _headers_and_raw_body(raw: bytes, exc: Exception) -> ParsedMail:
+    """Second line of defence: when the MIME structure breaks the walk, keep what the headers say
+    (subject, sender, ids, threading) and the body as one text, so the message stays findable."""
+    msg = headers_only(raw)
+    del msg["Content-Type"]
+    del msg["Content-Transfer-Encoding"]
+    mail = _parse_message(msg, raw, depth=0)
+    return replace(mail, parse_defects=(f"Unparseable:{type(exc).__name__}: {exc}", *mail.parse_defects))
 
 
 def _unparseable(raw: bytes, exc: Exception) -> ParsedMail:

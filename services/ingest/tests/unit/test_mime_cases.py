@@ -447,3 +447,20 @@ def test_mutated_corpus_mail_never_reaches_the_last_resort(corpus):
         mail = parse_mail(bytes(raw))
         failures += [d for d in mail.parse_defects if d.startswith("Unparseable:")]
     assert failures == []
+
+
+def test_a_structure_that_breaks_the_walk_keeps_headers_and_body(monkeypatch):
+    from responer_ingest.domain import parsing
+
+    real_leaf = parsing._leaf
+
+    def leaf_failing_inside_multiparts(part, ctype, walk, body, parent):
+        if parent:
+            raise RuntimeError("walk failed")
+        real_leaf(part, ctype, walk, body, parent)
+
+    monkeypatch.setattr(parsing, "_leaf", leaf_failing_inside_multiparts)
+    mail = parse_mail(mixed(PLAIN))
+    assert (mail.subject, mail.from_email, mail.message_id) == ("test", "jan@example.pl", "m1@example.pl")
+    assert "W załączniku." in mail.text and "--b1" in mail.text
+    assert mail.parse_defects[0] == "Unparseable:RuntimeError: walk failed"
