@@ -559,6 +559,19 @@ class SearchBackendContract:
         [summary] = [t for t in backend.list_threads(feed.tenant, "Inbox", 10).threads]
         assert summary.tags == ("Łódź",)
 
+    def test_group_by_id_or_by_name(self, backend, feed):
+        theirs = feed.message(text="a")
+        feed.message(text="b")
+        feed.assign(theirs.thread_id, "", group_id="g-42")
+        feed.streams.setdefault("gateway", feed.streams["threading"].replace("THREADING", "GATEWAY"))
+        feed.positions.setdefault("gateway", itertools.count(1))
+        feed.deliver(
+            "gateway", events_pb2.GroupChanged(tenant_id=feed.tenant, group_id="g-42", name="Księgowość")
+        )
+        assert self.found(backend, feed, "group:g-42") == [theirs.thread_number]
+        assert self.found(backend, feed, "group:ksiegowosc") == [theirs.thread_number]
+        assert self.found(backend, feed, "group:sprzedaz") == []
+
     def test_assignee_me_name_and_unassigned(self, backend, feed):
         mine = feed.message(text="a")
         annas = feed.message(text="b")

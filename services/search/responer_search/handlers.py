@@ -19,6 +19,7 @@ from responer_events import DecodedEvent
 
 from responer_search.domain.model import (
     Assignment,
+    GroupRecord,
     MessageDoc,
     MessageMove,
     Position,
@@ -292,6 +293,15 @@ def add_user(backend: SearchBackend, event: DecodedEvent, position: Position) ->
     backend.upsert_user(UserRecord(tenant, p.user_id, p.name, p.email), position)
 
 
+def change_group(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.GroupChanged = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.group_id:
+        backend.skip(position)
+        return
+    backend.upsert_group(GroupRecord(tenant, p.group_id, p.name, p.removed), position)
+
+
 HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.MessageThreaded: index_message,
     events_pb2.ThreadMerged: merge_threads,
@@ -309,6 +319,7 @@ HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.ThreadUnsplit: unsplit_thread,
     events_pb2.ThreadUnmerged: unmerge_thread,
     events_pb2.UserAdded: add_user,
+    events_pb2.GroupChanged: change_group,
 }
 
 

@@ -35,6 +35,7 @@ from responer_search.domain.model import (
     FacetCount,
     Facets,
     FolderCount,
+    GroupRecord,
     MessageDoc,
     MessageHit,
     MessageMove,
@@ -566,6 +567,25 @@ class OpenSearchBackend:
 
         return self._apply(position, change)
 
+    def upsert_group(self, group: GroupRecord, position: Position) -> bool:
+        # Groups share the users index: kind "group", name_kw folded for group: by name.
+        def change() -> None:
+            doc_id = self._tid(group.tenant_id, f"group:{group.group_id}")
+            if group.removed:
+                self.client.delete(index=self.alias("users"), id=doc_id, refresh=True, ignore=[404])
+                return
+            body = {
+                "tenant_id": group.tenant_id,
+                "user_id": f"group:{group.group_id}",
+                "name": _clean(group.name),
+                "email": "",
+                "name_kw": fold(_clean(group.name)),
+                "email_kw": "",
+            }
+            self.client.index(index=self.alias("users"), id=doc_id, body=body, refresh=True)
+
+        return self._apply(position, change)
+
     def upsert_user(self, user: UserRecord, position: Position) -> bool:
         def change() -> None:
             body = {
@@ -590,6 +610,24 @@ class OpenSearchBackend:
         except (os_errors.ConnectionError, os_errors.ConnectionTimeout) as exc:
             raise BackendUnavailable(str(exc)) from exc
 
+    def _resolve_groups(self, tenant: str):  # noqa: ANN202
+        def resolve(value: str) -> list[str]:
+            hits = self.client.search(
+                index=self.alias("users"),
+                body={
+                    "size": 100,
+                    "query": {
+                        "bool": {
+                            "filter": [{"term": {"tenant_id": tenant}}, {"term": {"name_kw": fold(value)}}]
+                        }
+                    },
+                },
+            )["hits"]["hits"]
+            ids = [h["_source"]["user_id"] for h in hits]
+            return [i.removeprefix("group:") for i in ids if i.startswith("group:")]
+
+        return resolve
+
     def _resolve_users(self, tenant: str):  # noqa: ANN202
         def resolve(value: str) -> list[str]:
             pattern = "*" + fold(value).replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") + "*"
@@ -609,7 +647,7 @@ class OpenSearchBackend:
                     },
                 },
             )["hits"]["hits"]
-            return [h["_source"]["user_id"] for h in hits]
+            return [h["_source"]["user_id"] for h in hits if not h["_source"]["user_id"].startswith("group:")]
 
         return resolve
 
@@ -654,7 +692,9 @@ class OpenSearchBackend:
                 raise InvalidQuery(
                     "list filters take thread fields only (tag:, is:, assignee:, folder:, ...)"
                 )
-            q, _ = compile_query(filter, tenant_id, user_id, self._resolve_users(tenant_id))
+            q, _ = compile_query(
+                filter, tenant_id, user_id, self._resolve_users(tenant_id), self._resolve_groups(tenant_id)
+            )
             filters.append(q)
         body: dict[str, Any] = {
             "size": limit + 1,
@@ -786,7 +826,9 @@ class OpenSearchBackend:
     ) -> ThreadPage:
         options = options or SearchOptions()
         offset = decode_offset(cursor)
-        q, highlight = compile_query(query, tenant_id, options.user_id, self._resolve_users(tenant_id))
+        q, highlight = compile_query(
+            query, tenant_id, options.user_id, self._resolve_users(tenant_id), self._resolve_groups(tenant_id)
+        )
         by_relevance = options.sort == "relevance"
         body: dict[str, Any] = {"from": offset, "size": limit + 1, "query": q, "track_total_hits": True}
         if highlight is not None:

@@ -49,9 +49,10 @@ def _text(field: str, term: Term) -> Q:
 
 
 class _Compiler:
-    def __init__(self, user_id: str, resolve_users) -> None:  # noqa: ANN001
+    def __init__(self, user_id: str, resolve_users, resolve_groups) -> None:  # noqa: ANN001
         self.user_id = user_id
         self.resolve_users = resolve_users
+        self.resolve_groups = resolve_groups
         self.highlight_terms: list[Q] = []
 
     def node(self, n: Node, negated: bool = False) -> Q:
@@ -95,7 +96,16 @@ class _Compiler:
         if n.field == "folder":
             return {"term": {"folder_kw": fold(v)}}
         if n.field == "group":
-            return {"term": {"group_kw": fold(v)}}
+            by_id: Q = {"term": {"group_kw": fold(v)}}
+            named = self.resolve_groups(v)
+            if not named:
+                return by_id
+            return {
+                "bool": {
+                    "should": [by_id, {"terms": {"assignee_group_id": named}}],
+                    "minimum_should_match": 1,
+                }
+            }
         if n.field == "mailbox":
             return {
                 "bool": {
@@ -125,10 +135,10 @@ class _Compiler:
 
 
 def compile_query(
-    query: Query, tenant_id: str, user_id: str = "", resolve_users=lambda _v: []
+    query: Query, tenant_id: str, user_id: str = "", resolve_users=lambda _v: [], resolve_groups=lambda _v: []
 ) -> tuple[Q, Q | None]:  # noqa: ANN001
     """(the tenant-confined query, a highlight query of the positive text terms or None)."""
-    compiler = _Compiler(user_id, resolve_users)
+    compiler = _Compiler(user_id, resolve_users, resolve_groups)
     tree = compiler.node(query.root)
     q = {"bool": {"filter": [{"term": {"tenant_id": tenant_id}}, {"term": {"listed": True}}, tree]}}
     scoring = [t for t in compiler.highlight_terms]

@@ -31,6 +31,7 @@ from responer_search.domain.model import (
     FacetCount,
     Facets,
     FolderCount,
+    GroupRecord,
     MessageDoc,
     MessageHit,
     MessageMove,
@@ -316,6 +317,23 @@ class PostgresSearchBackend:
             )
             _refresh_thread(conn, tenant, target)
             _refresh_thread(conn, tenant, move.from_thread_id)
+
+        return self._apply(position, apply)
+
+    def upsert_group(self, group: GroupRecord, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            if group.removed:
+                conn.execute(
+                    "DELETE FROM search.groups WHERE tenant_id = %s AND group_id = %s",
+                    (group.tenant_id, group.group_id),
+                )
+                return
+            conn.execute(
+                "INSERT INTO search.groups (tenant_id, group_id, name, name_folded) "
+                "VALUES (%(t)s, %(g)s, %(n)s, search.fold(%(n)s)) ON CONFLICT (tenant_id, group_id) "
+                "DO UPDATE SET name = EXCLUDED.name, name_folded = EXCLUDED.name_folded",
+                {"t": group.tenant_id, "g": group.group_id, "n": _clean(group.name)},
+            )
 
         return self._apply(position, apply)
 

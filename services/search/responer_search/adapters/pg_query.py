@@ -146,7 +146,10 @@ class _Compiler:
         if n.field == "folder":
             return sql.SQL("lower(coalesce(t.folder, 'Inbox')) = lower({})").format(c.param(v))
         if n.field == "group":
-            return sql.SQL("lower(t.assignee_group_id) = lower({})").format(c.param(v))
+            return sql.SQL(
+                "(lower(t.assignee_group_id) = lower({v}) OR t.assignee_group_id IN (SELECT g.group_id "
+                "FROM search.groups g WHERE g.tenant_id = t.tenant_id AND g.name_folded = search.fold({v})))"
+            ).format(v=c.param(v))
         if n.field == "mailbox":
             return sql.SQL(
                 "(m.mailbox_id = {} OR lower(m.mailbox_address) LIKE lower({}) ESCAPE '\\')"

@@ -107,6 +107,15 @@ CREATE TABLE IF NOT EXISTS search.timeline (
 CREATE INDEX IF NOT EXISTS timeline_by_thread ON search.timeline (tenant_id, thread_id, at, seq);
 CREATE INDEX IF NOT EXISTS timeline_tsv ON search.timeline USING gin (tsv) WHERE tsv IS NOT NULL;
 
+-- Teams (GroupChanged), so group:billing finds threads assigned to the group named Billing.
+CREATE TABLE IF NOT EXISTS search.groups (
+    tenant_id   text NOT NULL,
+    group_id    text NOT NULL,
+    name        text NOT NULL DEFAULT '',
+    name_folded text NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, group_id)
+);
+
 -- Users of a tenant (UserAdded), so assignee:anna finds threads assigned to Anna.
 CREATE TABLE IF NOT EXISTS search.users (
     tenant_id    text NOT NULL,

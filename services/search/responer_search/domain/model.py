@@ -143,6 +143,16 @@ class TagChange:
 
 
 @dataclass(frozen=True)
+class GroupRecord:
+    """A team (GroupChanged): `group:billing` finds threads assigned to the group named Billing."""
+
+    tenant_id: str
+    group_id: str
+    name: str
+    removed: bool = False
+
+
+@dataclass(frozen=True)
 class UserRecord:
     tenant_id: str
     user_id: str

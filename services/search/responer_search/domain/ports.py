@@ -13,6 +13,7 @@ from typing import Protocol
 from responer_search.domain.model import (
     Assignment,
     FolderCount,
+    GroupRecord,
     MessageDoc,
     MessageMove,
     Position,
@@ -63,6 +64,8 @@ class SearchBackend(Protocol):
     def move_messages(self, move: MessageMove, position: Position) -> bool: ...
 
     def upsert_user(self, user: UserRecord, position: Position) -> bool: ...
+
+    def upsert_group(self, group: GroupRecord, position: Position) -> bool: ...
 
     def batch(self) -> AbstractContextManager[None]:
         """Writes made inside (by this thread) are applied together: all of them with their positions,
