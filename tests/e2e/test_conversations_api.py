@@ -54,15 +54,21 @@ def test_a_note_never_reaches_the_customer_even_when_the_agent_replies_right_aft
     imap_account.append(raw)
     thread = thread_of(api, subject)
     secret = f"internal-{uuid.uuid4().hex}"
-    note = api.post(f"/api/threads/{thread['id']}/notes", json={"body": f"VIP, be nice. {secret}"})
+    colleague = api.post(
+        "/api/users",
+        json={"email": f"marta-{secret[-6:]}@shop.test", "name": "Marta", "password": "agent-password-1"},
+    ).json()
+    body = f"VIP, be nice. @marta-{secret[-6:]}@shop.test @nobody@else.test {secret}"
+    note = api.post(f"/api/threads/{thread['id']}/notes", json={"body": body})
     assert note.status_code == 201, note.text
+    assert note.json()["mentions"] == [colleague["id"]]
     before = len(smtp_catcher.messages)
     sent = api.post(f"/api/threads/{thread['id']}/replies", json={"body": "Dzień dobry, prosimy odesłać."})
     assert sent.status_code == 202, sent.text
     smtp_catcher.wait_for(before + 1, timeout=15)
     assert all(secret.encode() not in m.data for m in smtp_catcher.messages)
     notes = state(api, thread["id"])["notes"]
-    assert [n["body"] for n in notes] == [f"VIP, be nice. {secret}"]
+    assert [n["body"] for n in notes] == [body]
 
     # Edit and delete; the note stays in the record as deleted.
     note_id = note.json()["note_id"]

@@ -77,13 +77,20 @@ def _dict(message: object) -> dict:
 
 
 async def _mentions(ctx: Context, tenant_id: str, body: str, explicit: list[str]) -> list[str]:
-    """User ids mentioned: explicit ids plus @e-mail of users of this tenant (strangers are ignored)."""
-    found = list(explicit)
-    for email in dict.fromkeys(m.lower() for m in _MENTION.findall(body)):
-        user = await asyncio.to_thread(ctx.app.get_user, User.id_for(email))
+    """User ids mentioned: explicit ids plus @e-mail, of users of this tenant only (others are ignored)."""
+    candidates: list[uuid.UUID] = []
+    for user_id in explicit:
+        try:
+            candidates.append(uuid.UUID(user_id))
+        except ValueError:
+            continue
+    candidates += [User.id_for(email) for email in dict.fromkeys(m.lower() for m in _MENTION.findall(body))]
+    found = []
+    for user_id in dict.fromkeys(candidates):
+        user = await asyncio.to_thread(ctx.app.get_user, user_id)
         if user is not None and str(user.tenant_id) == tenant_id:
             found.append(str(user.id))
-    return list(dict.fromkeys(found))
+    return found
 
 
 @router.get("/threads/{thread_id}/state")
