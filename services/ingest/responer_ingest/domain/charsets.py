@@ -215,8 +215,8 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
         else:
             if not _CENTRAL_AS_WESTERN.search(text):
                 return text, None
-            central = _central_european_codec(data) or "cp1250"
-            return data.decode(central, errors="replace"), f"{declared}->{central}"
+            polish = _central_european_codec(data) or "cp1250"
+            return data.decode(polish, errors="replace"), f"{declared}->{polish}"
     if codec is not None:
         try:
             return data.decode(codec), None

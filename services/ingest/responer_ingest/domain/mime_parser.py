@@ -157,7 +157,7 @@ def _fast(text: str, depth: int) -> Message:
     delimiters = _delimiters(body, separator)
     if not delimiters or delimiters[0][2] or not delimiters[-1][2]:
         raise _Fallback  # no start or no close delimiter: the defect paths
-    parts: list[Message] = []
+    parts: list[Message | str] = []
     for (_, after, _), (next_start, _, _) in zip(delimiters, delimiters[1:], strict=False):
         if next_start == after:
             raise _Fallback  # repeated delimiter lines, which the stdlib swallows

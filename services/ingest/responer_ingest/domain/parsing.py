@@ -310,7 +310,7 @@ def _payload(part: Message, walk: _Walk) -> bytes:
     except Exception as exc:  # broken transfer encodings
         walk.defects.append(f"PayloadDecodeError:{type(exc).__name__}")
         data = None
-    if data is None:
+    if not isinstance(data, bytes):
         raw = part.get_payload()
         data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else b""
     return data
@@ -318,12 +318,12 @@ def _payload(part: Message, walk: _Walk) -> bytes:
 
 def _filename(part: Message, walk: _Walk) -> str:
     disposition = content_type = None
-    for key, value in part.raw_items():
+    for key, header in part.raw_items():
         lowered = key.lower()
         if lowered == "content-disposition" and disposition is None:
-            disposition = str(value)
+            disposition = str(header)
         elif lowered == "content-type" and content_type is None:
-            content_type = str(value)
+            content_type = str(header)
     if disposition is None and "name" not in (content_type or "").lower():
         return ""  # no parameter that could carry a name: skip the costly parameter parsing
     source = part
@@ -331,12 +331,12 @@ def _filename(part: Message, walk: _Walk) -> str:
         # compat32 masks raw 8-bit bytes in parameters as U+FFFD when asked for them: decode the
         # header values ourselves and read the parameters from the decoded text.
         source = Message()
-        for key, value in (("Content-Disposition", disposition), ("Content-Type", content_type)):
-            if value is not None:
-                text, repair = raw_to_str(value)
-                if repair:
-                    walk.repairs.append(f"filename: 8-bit parameter {repair}")
-                source[key] = text
+        for key, raw_value in (("Content-Disposition", disposition), ("Content-Type", content_type)):
+            if raw_value is not None:
+                decoded, decode_repair = raw_to_str(raw_value)
+                if decode_repair:
+                    walk.repairs.append(f"filename: 8-bit parameter {decode_repair}")
+                source[key] = decoded
     try:
         value = source.get_param("filename", None, "content-disposition")
         if value is None:
@@ -521,17 +521,17 @@ def _encapsulated(part: Message, walk: _Walk, *, attach: bool) -> None:
     _add_attachment(walk, name, part.get_content_type(), data, inline=False, cid="")
 
 
+def _block_text(block: Message) -> str:
+    payload = block.get_payload()
+    return f"\n\n{payload}" if isinstance(payload, str) and payload.strip() else ""
+
+
 def _report_part(part: Message, ctype: str, walk: _Walk) -> None:
     if part.is_multipart():
         # compat32 parses delivery-status into one Message per field block.
         blocks = [c for c in part.get_payload() if isinstance(c, Message)]
         text = "\n\n".join(
-            "\n".join(f"{k}: {raw_to_str(str(v))[0]}" for k, v in block.raw_items())
-            + (
-                "\n\n" + str(block.get_payload())
-                if isinstance(block.get_payload(), str) and block.get_payload().strip()
-                else ""
-            )
+            "\n".join(f"{k}: {raw_to_str(str(v))[0]}" for k, v in block.raw_items()) + _block_text(block)
             for block in blocks
         )
     else:
