@@ -171,3 +171,98 @@ def test_subject_normalisation(subject, normal, reply):
 def test_thread_tag():
     assert thread_tag("Re: [#104233] faktura") == 104233
     assert thread_tag("Order #12") is None
+
+
+def ours(message_id, *, irt, subject="Re: Order 12", to=("anna@example.com",), at=T0):
+    return facts(
+        message_id,
+        irt=[irt],
+        refs=[irt],
+        subject=subject,
+        sender="support@acme.example",
+        to=to,
+        direction="outbound",
+        at=at,
+    )
+
+
+def test_reply_to_our_answer_with_a_new_subject_and_no_prefix_is_a_new_topic(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    new = thread_message(
+        facts(
+            "n@x", irt=["o@x"], refs=["a@x", "o@x"], subject="Invoice correction", at=T0 + timedelta(days=1)
+        ),
+        store,
+    )
+    assert new.new_thread and new.signal == "new_topic"
+    # Its answer follows it (the newest known reference decides), and nothing merges back.
+    reply = thread_message(
+        ours("o2@x", irt="n@x", subject="Re: Invoice correction", at=T0 + timedelta(days=2)), store
+    )
+    assert reply.thread_id == new.thread_id and not reply.merged_thread_ids
+    assert store.final_thread("acme", a.thread_id).thread_id == a.thread_id
+
+
+def test_our_reply_under_a_new_subject_splits_the_message_it_answers(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    c = thread_message(facts("c@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(days=1)), store)
+    assert c.thread_id == a.thread_id
+    renamed = thread_message(
+        ours("o2@x", irt="c@x", subject="Re: Broken invoice", at=T0 + timedelta(days=2)), store
+    )
+    assert renamed.signal == "renamed_by_reply" and renamed.thread_id != a.thread_id
+    assert store.message("acme", "c@x").thread_id == renamed.thread_id  # the customer's message moved
+    assert store.message("acme", "a@x").thread_id == a.thread_id
+
+
+def test_second_answer_to_an_old_message_days_later_is_stale_with_a_suggestion_back(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    first = thread_message(
+        facts("r1@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(hours=2)), store
+    )
+    soon = thread_message(
+        facts("r2@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(hours=3)), store
+    )
+    assert first.thread_id == soon.thread_id == a.thread_id  # "one more thing" the same day stays
+    later = thread_message(
+        facts("r3@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(days=4)), store
+    )
+    assert later.signal == "stale_reply" and later.new_thread
+    assert later.merge_suggested_into == a.thread_id
+
+
+def test_out_of_office_without_headers_joins_the_thread_we_just_wrote_from(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    ooo = thread_message(
+        facts("ooo@x", subject="Nieobecność", automatic=True, at=T0 + timedelta(hours=1, minutes=1)), store
+    )
+    assert (ooo.thread_id, ooo.signal) == (a.thread_id, "auto_reply")
+    late = thread_message(
+        facts("ooo2@x", subject="Nieobecność", automatic=True, at=T0 + timedelta(days=1)), store
+    )
+    assert late.new_thread
+
+
+def test_customer_writing_again_before_an_answer_gets_a_suggestion_not_a_merge(store):
+    a = thread_message(facts("a@x", subject="Parcel"), store)
+    b = thread_message(facts("b@x", subject="Parcel", at=T0 + timedelta(hours=1)), store)
+    assert b.new_thread and b.merge_suggested_into == a.thread_id
+    other = thread_message(facts("c@x", subject="Another thing", at=T0 + timedelta(hours=2)), store)
+    assert other.merge_suggested_into is None  # a different subject is not the same matter
+    machine = thread_message(
+        facts("d@x", subject="Parcel", automatic=True, at=T0 + timedelta(hours=3)), store
+    )
+    assert machine.merge_suggested_into is None
+
+
+def test_reply_to_closed_thread_reopens_or_starts_new_by_policy(store):
+    from responer_threading.domain.ports import MailboxPolicy
+
+    a = thread_message(facts("a@x"), store)
+    store.set_status("acme", a.thread_id, "closed")
+    reopened = thread_message(facts("b@x", irt=["a@x"], subject="Re: Order 12"), store)
+    assert reopened.thread_id == a.thread_id and store.thread("acme", a.thread_id).status == "open"
+    store.set_status("acme", a.thread_id, "closed")
+    store.policies[("acme", "support")] = MailboxPolicy(reply_to_closed="new_thread")
+    fresh = thread_message(facts("c@x", irt=["b@x"], subject="Re: Order 12"), store)
+    assert fresh.new_thread and fresh.signal == "closed_thread"
