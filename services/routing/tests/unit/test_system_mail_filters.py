@@ -435,3 +435,18 @@ def test_a_robotics_shop_writing_from_robot_at_is_a_customer():
         "From: Robot <robot@robotyka-sklep.pl>\nSubject: Zamówienie hurtowe", "Prosimy o ofertę na 50 szt."
     )
     assert not classify(customer).system
+
+
+def test_outlook_mail_with_a_table_signature_and_a_tracking_pixel_is_a_customer():
+    # X-Auto-Response-Suppress (Outlook) + a signature generator's presentation table + a sales
+    # tracker's pixel: three accidents of a person's mail, not two notification hints.
+    html = (
+        _TEMPLATE.format("Anna Nowak | Klient sp. z o.o.")
+        + '<img src="https://t.example/p.gif" width="1" height="1">'
+    )
+    customer = mail(
+        "From: anna.nowak@klient.pl\nSubject: Zamówienie 4411\nX-Auto-Response-Suppress: All",
+        "Proszę o potwierdzenie terminu dostawy.",
+        html,
+    )
+    assert not classify(customer).system, classify(customer).reason

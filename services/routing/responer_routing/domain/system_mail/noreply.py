@@ -3,11 +3,12 @@
 Two strengths of evidence:
 - a sender that says it takes no replies (no-reply, do-not-reply, nie-odpowiadaj, notifications,
   powiadomienia, alerts): alone enough;
-- weaker hints, each of which a person's mail can carry by accident (a suppress-auto-replies header,
-  a sending provider's headers or Message-ID, a table-layout HTML template, an "automated message,
-  do not reply" footer, an e-invoicing or portal sender, a shop platform's X-Mailer): two of them.
+- weaker hints, each of which a person's mail can carry by accident (a sending provider's headers
+  or Message-ID, a table-layout HTML template, an "automated message, do not reply" footer, an
+  e-invoicing, portal or robot@ sender, a shop platform's X-Mailer): two of them.
 Neither counts for a reply in a conversation (In-Reply-To/References and a "Re:" subject) or a
-forward: a person answering from an odd address, or passing a notification on, is a customer.
+forward: a person answering from an odd address, or passing a notification on, is a customer. Nor
+for a contact form or marketplace that relays a person (Reply-To on another site).
 """
 
 from __future__ import annotations
@@ -66,10 +67,7 @@ _ESP_MESSAGE_ID = re.compile(
     r"rsgsv\.net|exacttarget\.com|salesforce\.com|hubspotemail\.net|klaviyomail\.com)$",
     re.I,
 )
-_TEMPLATE_HTML = re.compile(
-    r"<table\b[^>]*\brole\s*=\s*[\"']?presentation|<img\b[^>]*\bwidth\s*=\s*[\"']?1[\"'\s][^>]*\bheight\s*=\s*[\"']?1\b",
-    re.I,
-)
+_TEMPLATE_HTML = re.compile(r"<table\b[^>]*\brole\s*=\s*[\"']?presentation", re.I)
 _AUTOMATED_FOOTER = re.compile(
     r"(please )?(do not|don't) reply (to )?(this|directly)|this (e-?mail|message|notification) "
     r"(was|is|has been) (sent |generated )?automatically|automated (message|e-?mail|notification)|"
@@ -88,9 +86,9 @@ _PLATFORM_MAILER = re.compile(
 
 
 def notification_hints(mail: IncomingMail) -> list[str]:
+    # Not X-Auto-Response-Suppress (Outlook puts it on some ordinary mail) nor a 1x1 tracking pixel
+    # (sales people's mail trackers add one): each would pair too easily with a signature's table.
     hints = []
-    if mail.has_header("X-Auto-Response-Suppress"):
-        hints.append(f"X-Auto-Response-Suppress: {(mail.header('X-Auto-Response-Suppress') or '').strip()}")
     # One hint however many ways it shows: a list or a person's mail can be relayed through SES too.
     esp = next((name for name in _ESP_HEADERS if mail.has_header(name)), None)
     if esp:
