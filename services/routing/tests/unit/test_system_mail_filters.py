@@ -450,3 +450,16 @@ def test_outlook_mail_with_a_table_signature_and_a_tracking_pixel_is_a_customer(
         html,
     )
     assert not classify(customer).system, classify(customer).reason
+
+
+def test_ses_delivery_delay_event_is_a_soft_bounce():
+    event = (
+        '{"eventType":"DeliveryDelay","mail":{"messageId":"x"},"deliveryDelay":{"delayType":"MailboxFull",'
+        '"delayedRecipients":[{"emailAddress":"Jan@Example.com","status":"4.2.2","diagnosticCode":"452"}]}}'
+    )
+    verdict = classify(mail("From: no-reply@sns.amazonaws.com\nSubject: AWS Notification Message", event))
+    assert (verdict.kind, verdict.bounce_recipient, verdict.bounce_status) == (
+        "bounce",
+        "jan@example.com",
+        "4.2.2",
+    )

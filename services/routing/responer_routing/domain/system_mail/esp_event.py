@@ -40,6 +40,11 @@ def _load(text: str) -> dict[str, Any] | None:
     return value
 
 
+def _part(event: dict[str, Any], key: str) -> dict[str, Any]:
+    value = event.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _first(items: object) -> dict[str, Any]:
     if isinstance(items, list) and items and isinstance(items[0], dict):
         return items[0]
@@ -54,7 +59,7 @@ def detect_esp_event(mail: IncomingMail, policy: SortingPolicy) -> Verdict | Non
         return None
     kind = str(event.get("notificationType") or event.get("eventType") or "").lower()
     if kind == "bounce":
-        bounce = event.get("bounce") if isinstance(event.get("bounce"), dict) else {}
+        bounce = _part(event, "bounce")
         first = _first(bounce.get("bouncedRecipients"))
         address = str(first.get("emailAddress") or "").lower() or None
         return Verdict.system_mail(
@@ -64,17 +69,23 @@ def detect_esp_event(mail: IncomingMail, policy: SortingPolicy) -> Verdict | Non
             status=str(first.get("status") or "") or None,
         )
     if kind == "complaint":
-        complaint = event.get("complaint") if isinstance(event.get("complaint"), dict) else {}
+        complaint = _part(event, "complaint")
         return Verdict.system_mail(
             "feedback_report",
             f"SES complaint notification ({complaint.get('complaintFeedbackType', 'unknown type')})",
         )
-    if kind in ("delivery", "deliverydelay"):
-        delivery = event.get("delivery") if isinstance(event.get("delivery"), dict) else {}
+    if kind == "deliverydelay":  # a delayed delivery is reported like a delayed DSN: a (soft) bounce
+        first = _first(_part(event, "deliveryDelay").get("delayedRecipients"))
+        return Verdict.system_mail(
+            "bounce",
+            "SES delivery-delay notification",
+            recipient=str(first.get("emailAddress") or "").lower() or None,
+            status=str(first.get("status") or "") or None,
+        )
+    if kind == "delivery":
+        delivery = _part(event, "delivery")
         recipients = delivery.get("recipients")
         address = str(recipients[0]).lower() if isinstance(recipients, list) and recipients else None
-        if kind == "deliverydelay":
-            return Verdict.system_mail("bounce", "SES delivery-delay notification", recipient=address)
         code = _STATUS.search(str(delivery.get("smtpResponse") or ""))
         return Verdict.system_mail(
             "delivery_notification",
