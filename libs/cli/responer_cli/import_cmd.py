@@ -112,7 +112,7 @@ def _walk_tree(root: str) -> Iterator[Source]:
         ):
             continue  # Maildir tmp/ holds deliveries in progress, not messages
         for name in files:
-            yield from _read_file(str(directory / name))
+            yield from _read_file(str(directory / name), in_tree=True)
 
 
 def _sorted_walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
@@ -124,17 +124,27 @@ def _sorted_walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
         yield from _sorted_walk(root / name)
 
 
-def _read_file(name: str) -> Iterator[Source]:
+def _looks_like_mbox_name(name: str) -> bool:
+    base = Path(name).name.lower()
+    return base == "mbox" or base.endswith((".mbox", ".mbx"))
+
+
+def _read_file(name: str, *, in_tree: bool = False) -> Iterator[Source]:
+    """A PATH given as a file is an mbox when it starts with a From_ line. Inside a tree every regular
+    file is one message (a saved .eml may begin with a From_ line and carry "From " lines in an
+    attached patch); only a file named like an mbox is split there."""
     try:
         data = Path(name).read_bytes()
     except OSError as exc:
         yield Source(name, b"")  # reported as an error line below via the empty raw
         print(f"responer import: cannot read {name}: {exc}", file=sys.stderr)
         return
-    if data.startswith(b"From "):
-        yield from split_mbox(name, data)
-    else:
+    if not data.startswith(b"From "):
         yield Source(name, data)
+    elif in_tree and not _looks_like_mbox_name(name):
+        yield Source(name, data[data.find(b"\n") + 1 :])  # drop the From_ line only
+    else:
+        yield from split_mbox(name, data)
 
 
 def split_mbox(name: str, data: bytes) -> Iterator[Source]:
