@@ -26,6 +26,7 @@ def incoming_mail(mail: mail_pb2.Mail) -> IncomingMail:
         text=mail.text,
         message_id=mail.message_id,
         report_parts=tuple((p.content_type, p.text) for p in mail.report_parts),
+        html=mail.html,
     )
 
 
