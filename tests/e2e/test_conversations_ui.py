@@ -65,7 +65,8 @@ async def test_notes_status_merge_undo_and_a_suggestion_from_the_ui(page, stack,
 
     # A note on the first thread, then the status.
     await page.locator(f'[data-testid="thread-item"][data-thread-id="{first["id"]}"]').click()
-    await expect(page.get_by_test_id("conversation-panel")).to_be_visible()
+    panel = page.get_by_test_id("conversation-panel")
+    await expect(panel).to_have_attribute("data-thread-id", first["id"])
     await page.get_by_test_id("note-body").fill(f"Klient VIP {marker}")
     await page.get_by_test_id("note-add").click()
     await expect(page.get_by_test_id("note-body-text")).to_have_text(f"Klient VIP {marker}")
@@ -76,6 +77,7 @@ async def test_notes_status_merge_undo_and_a_suggestion_from_the_ui(page, stack,
     # Merge the other customer's thread into the first by number, then undo.
     await page.locator(f'[data-testid="thread-item"][data-thread-id="{second["id"]}"]').click()
     await expect(page.get_by_test_id("thread-subject")).to_have_text(other)
+    await expect(panel).to_have_attribute("data-thread-id", second["id"])
     await page.get_by_test_id("merge-into-number").fill(str(first["number"]))
     await page.get_by_test_id("merge-submit").click()
     await expect(page.get_by_test_id("merge-undo")).to_be_visible()
@@ -86,6 +88,7 @@ async def test_notes_status_merge_undo_and_a_suggestion_from_the_ui(page, stack,
 
     # The newer thread of the same customer offers the merge; one click accepts it.
     await page.locator(f'[data-testid="thread-item"][data-thread-id="{newer["id"]}"]').click()
+    await expect(panel).to_have_attribute("data-thread-id", newer["id"])
     await expect(page.get_by_test_id("merge-suggestion")).to_be_visible()
     await page.get_by_test_id("merge-suggestion-accept").click()
     eventually(

@@ -4,7 +4,16 @@
 // app.js's "responer:thread-opened" event. All text goes in with textContent.
 "use strict";
 
-const conv = { threadId: null, lastUndo: null };
+const conv = { threadId: null, lastUndo: null, on: null };
+
+// Only where threading answers (GET /api/features): the panel stays empty otherwise.
+async function threadingOn() {
+  if (conv.on === null) {
+    const features = await api("/api/features").catch(() => ({}));
+    conv.on = Boolean(features.threading);
+  }
+  return conv.on;
+}
 
 function convStatus(text, kind = "") {
   const status = $("conversation-status");
@@ -117,7 +126,15 @@ function notesView(state) {
 async function renderConversation(thread) {
   const panel = $("conversation-panel");
   if (!panel) return;
+  if (panel.dataset.threadId !== thread.id) {
+    panel.replaceChildren(); // no controls of the previous thread while this one loads
+    delete panel.dataset.threadId;
+  }
   conv.threadId = thread.id;
+  if (!(await threadingOn())) {
+    panel.replaceChildren();
+    return;
+  }
   let state;
   try {
     state = await api(`/api/threads/${encodeURIComponent(thread.id)}/state`);
@@ -129,6 +146,7 @@ async function renderConversation(thread) {
   $("thread-status").textContent = state.status;
   const merged = state.merged_into_thread_id
     ? el("p", { "data-testid": "merged-into", text: `Merged into #${state.merged_into_number}.` }) : null;
+  panel.dataset.threadId = state.thread_id;
   panel.replaceChildren(...[
     el("div", { class: "conv-row" }, statusControl(state), mergeForm(state), undoButton(),
       el("span", { id: "conversation-status", role: "status", "data-testid": "conversation-status" })),
@@ -136,4 +154,5 @@ async function renderConversation(thread) {
   ].filter(Boolean));
 }
 
+document.addEventListener("responer:app-shown", () => { conv.on = null; });
 document.addEventListener("responer:thread-opened", (event) => { renderConversation(event.detail); });
