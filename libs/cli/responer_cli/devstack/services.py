@@ -7,6 +7,7 @@ them. `responer dev up` and the e2e/fault tests both use it.
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
@@ -18,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from responer_cli.devstack.net import free_port, tail
+from responer_cli.devstack.net import free_ports, tail
 
 SERVICE_NAMES = ("ingest", "threading", "routing", "search", "outbox", "gateway")
 # Start order: producers before their consumers, the gateway (which calls everyone over gRPC) last.
@@ -101,9 +102,11 @@ class Stack:
         self.python = python
         self.extra_env = dict(extra_env or {})
         self.specs = {s.name: s for s in (specs if specs is not None else default_specs())}
-        self.ops_ports = {name: free_port() for name in self.specs}
-        self.grpc_ports = {name: free_port() for name, s in self.specs.items() if s.grpc}
-        self.http_port = http_port or free_port()
+        grpc_names = [name for name, s in self.specs.items() if s.grpc]
+        ports = iter(free_ports(len(self.specs) + len(grpc_names) + 1))
+        self.ops_ports = {name: next(ports) for name in self.specs}
+        self.grpc_ports = {name: next(ports) for name in grpc_names}
+        self.http_port = http_port or next(ports)
         self.procs: dict[str, _Proc] = {}
         self.restarts: dict[str, int] = {name: 0 for name in self.specs}
 
@@ -313,7 +316,8 @@ def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as resp:
             return resp.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+        # HTTPException: something that is not our HTTP server answers there (not ready yet).
         return False
 
 
