@@ -167,12 +167,30 @@ class RepositoryThreadStore:
         self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, at: datetime
     ) -> None:
         found = self._get(RecipientThread, ids.recipient_key_id(tenant_id, mailbox_id, address))
-        if found is None:
-            found = RecipientThread(
+        self._touch_latest(
+            found,
+            lambda: RecipientThread(
                 tenant_id=tenant_id, mailbox_id=mailbox_id, address=address, thread_id=thread_id, last_at=at
-            )
-        elif at >= found.last_at:
-            found.touch(thread_id=thread_id, last_at=at)
+            ),
+            thread_id,
+            at,
+            newer=found is not None and at >= found.last_at,
+        )
+
+    def _touch_latest(
+        self,
+        found: Aggregate | None,
+        create: Callable[[], Aggregate],
+        thread_id: UUID,
+        at: datetime,
+        *,
+        newer: bool,
+    ) -> None:
+        """The keyed "latest thread" records (subject, customer, recipient): create, or move on when newer."""
+        if found is None:
+            found = create()
+        elif newer:
+            found.touch(thread_id=thread_id, last_at=at)  # type: ignore[attr-defined]
         else:
             return
         self._keep(found)
@@ -412,34 +430,34 @@ class RepositoryThreadStore:
 
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None:
         found = self._get(SubjectThread, _subject_id(key))
-        if found is None:
-            found = SubjectThread(
+        self._touch_latest(
+            found,
+            lambda: SubjectThread(
                 tenant_id=key.tenant_id,
                 mailbox_id=key.mailbox_id,
                 customer=key.customer,
                 subject=key.subject,
                 thread_id=thread_id,
                 last_at=at,
-            )
-        elif found.thread_id != thread_id or at > found.last_at:
-            found.touch(thread_id=thread_id, last_at=at)
-        else:
-            return
-        self._keep(found)
+            ),
+            thread_id,
+            at,
+            newer=found is not None and (found.thread_id != thread_id or at > found.last_at),
+        )
 
     def touch_customer(
         self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
     ) -> None:
         found = self._get(CustomerThread, ids.customer_key_id(tenant_id, mailbox_id, customer))
-        if found is None:
-            found = CustomerThread(
+        self._touch_latest(
+            found,
+            lambda: CustomerThread(
                 tenant_id=tenant_id, mailbox_id=mailbox_id, customer=customer, thread_id=thread_id, last_at=at
-            )
-        elif at >= found.last_at:
-            found.touch(thread_id=thread_id, last_at=at)
-        else:
-            return
-        self._keep(found)
+            ),
+            thread_id,
+            at,
+            newer=found is not None and at >= found.last_at,
+        )
 
     def learn_domain(self, tenant_id: str, domain: str) -> None:
         # Domains are only ever added: one known here is known in the store.
