@@ -97,6 +97,7 @@ def thread_page(page: ThreadPage) -> search_pb2.ThreadPage:
         threads=[thread_summary(t) for t in page.threads],
         next_cursor=page.next_cursor,
         total=page.total,
+        total_estimated=not page.total_exact,
         facets=facets(page.facets) if page.facets is not None else None,
         messages=[
             search_pb2.MessageHit(

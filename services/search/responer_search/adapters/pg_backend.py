@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
 from eventsourcing.persistence import Tracking
@@ -73,6 +74,10 @@ _SUMMARY = sql.SQL(
     "coalesce(t.assignee_group_id, '') AS assignee_group_id, t.priority, t.due_at"
 )
 FACET_LIMIT = 50
+# Newest-first search reads the newest FIRST_WINDOW of a tenant's mail first, then 8x wider (see
+# _newest_threads).
+FIRST_WINDOW = timedelta(days=2)
+WINDOW_GROWTH = 8
 _LISTED = sql.SQL("t.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0")
 _ORDER = sql.SQL("ORDER BY t.last_message_at DESC, t.thread_id DESC")
 _AFTER = sql.SQL("(t.last_message_at, t.thread_id) < (%(after_at)s, %(after_id)s)")
@@ -514,6 +519,9 @@ class PostgresSearchBackend:
         by_relevance = options.sort == "relevance"
         offset = decode_offset(cursor) if by_relevance else 0
         after = None if by_relevance else Cursor.decode(cursor)
+        want_facets = options.facets and not cursor
+        if c.message_level and not by_relevance and not want_facets:
+            return self._newest_threads(conn, c, limit, after)
         if c.message_level:
             # Messages only ever sit in listed threads (a merge moves them), so the thread row is
             # joined only when the query reads thread fields. A thread ranks by its newest hit.
@@ -535,7 +543,7 @@ class PostgresSearchBackend:
             where.append(sql.SQL("(h.at, h.thread_id) < (%(after_at)s, %(after_id)s)"))
             c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
         order = sql.SQL("score DESC, at DESC, thread_id DESC" if by_relevance else "at DESC, thread_id DESC")
-        facets = _FACETS if options.facets and not cursor else sql.SQL("NULL::json AS facets")
+        facets = _FACETS if want_facets else sql.SQL("NULL::json AS facets")
         c.params |= {"offset": offset}
         cur = conn.cursor(row_factory=dict_row)
         rows = cur.execute(
@@ -583,6 +591,81 @@ class PostgresSearchBackend:
             total = _count_hits(conn, hits, c.params)
         empty = options.facets and not cursor
         return ThreadPage(threads, next_cursor, total, _facets(facet_json) if facet_json or empty else None)
+
+    def _newest_threads(self, conn: Connection, c, limit: int, after: Cursor | None) -> ThreadPage:  # noqa: ANN001
+        """Threads newest first by their newest matching message, reading the newest mail first.
+
+        The page needs only the newest matching threads, so the condition is evaluated on a window of
+        the tenant's newest mail (the GIN hits AND-ed with a date range, then only those rows read),
+        widened eightfold until the page is full or the window holds everything. A common word fills
+        the page from the last days' mail whatever the size of the archive; a rare word ends in the
+        unbounded window, where its few hits are cheap. A thread whose newest hit is in the window
+        ranks above every thread without one, so each page is exact. The total is exact when the last
+        window held everything; otherwise it is the number of matching threads in the window, a lower
+        bound (`total_exact` false: "more than 1,234"), because counting every hit is exactly the cost
+        that grows with the archive.
+        """
+        bounds = conn.execute(
+            "SELECT min(date), max(date) FROM search.messages WHERE tenant_id = %(tenant)s", c.params
+        ).fetchone()
+        if bounds is None or bounds[0] is None:
+            return ThreadPage([], "", 0)
+        first, newest = bounds
+        join = (
+            sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
+            if c.thread_level
+            else sql.SQL("")
+        )
+        where = sql.SQL("true")
+        if after is not None:
+            where = sql.SQL("(g.at, g.thread_id) < (%(after_at)s, %(after_id)s)")
+            c.params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
+        query = sql.SQL(
+            "WITH g AS MATERIALIZED (SELECT m.thread_id, max(m.date) AS at FROM search.messages m {join}"
+            "WHERE m.tenant_id = %(tenant)s AND m.date >= %(floor)s::timestamptz AND {cond} "
+            "GROUP BY m.thread_id) "
+            "SELECT g.thread_id, g.at, (SELECT count(*) FROM g) AS groups FROM g WHERE {where} "
+            "ORDER BY g.at DESC, g.thread_id DESC LIMIT %(limit)s"
+        ).format(join=join, cond=c.condition, where=where)
+        window = FIRST_WINDOW
+        while True:
+            bounded = newest - window > first
+            c.params["floor"] = newest - window if bounded else "-infinity"
+            hits = conn.execute(query, c.params).fetchall()
+            if len(hits) >= c.params["limit"] or not bounded:  # type: ignore[operator]
+                break
+            window *= WINDOW_GROWTH
+        groups = int(hits[0][2]) if hits else 0
+        exact = not bounded
+        total = groups
+        page_ids = [h[0] for h in hits]
+        rows = {
+            r["thread_id"]: r
+            for r in conn.cursor(row_factory=dict_row).execute(
+                sql.SQL(
+                    "SELECT {} FROM search.threads t WHERE t.tenant_id = %(tenant)s "
+                    "AND t.thread_id = ANY(%(page)s::text[])"
+                ).format(_SUMMARY),
+                {"tenant": c.params["tenant"], "page": page_ids},
+            )
+        }
+        ordered = [(rows[h[0]], h[1]) for h in hits if h[0] in rows]
+        page = ordered[:limit]
+        c.params["floor"] = "-infinity"
+        snippets = self._snippets(conn, c, sql.SQL("0::real"), [r["thread_id"] for r, _ in page])
+        render = snippet.render if c.tsquery is not None else snippet.plain
+        threads = [
+            _summary(
+                r,
+                render(snippets.get(r["thread_id"], ("", ""))[1] or ""),
+                snippets.get(r["thread_id"], ("", ""))[0],
+            )
+            for r, _ in page
+        ]
+        next_cursor = ""
+        if len(ordered) > limit:
+            next_cursor = Cursor(page[-1][1], page[-1][0]["thread_id"]).encode()
+        return ThreadPage(threads, next_cursor, total, None, total_exact=exact)
 
     def _snippets(
         self,

@@ -87,9 +87,10 @@ class _Compiler:
             if isinstance(n.node, Text | Body | Subject):
                 # The messages that do say it, once, from the GIN index (a hashed subplan), instead
                 # of reading every candidate's tsvector: the negated word's hits are few pages.
+                # Bounded by the same date floor as the outer query when it reads a window.
                 return sql.SQL(
                     "NOT (m.message_id IN (SELECT n.message_id FROM search.messages n "
-                    "WHERE n.tenant_id = %(tenant)s AND {}))"
+                    "WHERE n.tenant_id = %(tenant)s AND n.date >= %(floor)s::timestamptz AND {}))"
                 ).format(self._on("n", n.node))
             return sql.SQL("NOT coalesce({}, false)").format(self.node(n.node, not negated))
         if isinstance(n, Text | Subject | Body):
@@ -176,7 +177,7 @@ class _Compiler:
 
 
 def compile_query(query: Query, user_id: str = "") -> Compiled:
-    c = Compiled(message_level=query.has_message_conditions)
+    c = Compiled(message_level=query.has_message_conditions, params={"floor": "-infinity"})
     compiler = _Compiler(c, user_id)
     c.condition = compiler.node(query.root)
     if compiler.positive_text:

@@ -235,6 +235,7 @@ class ThreadPage:
     total: int = 0
     facets: Facets | None = None
     messages: list[MessageHit] = field(default_factory=list)
+    total_exact: bool = True  # False: `total` is a lower bound ("more than 1,234")
 
 
 SORTS = ("date", "relevance")

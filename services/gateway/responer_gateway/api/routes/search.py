@@ -45,6 +45,10 @@ class SearchPublic(BaseModel):
     messages: list[MessageHitPublic] = Field(description="result=messages: the matching messages")
     next_cursor: str | None
     total: int
+    total_exact: bool = Field(
+        True,
+        description="false: total is a lower bound, more threads match (a large result searched newest first)",
+    )
     facets: FacetsPublic | None = Field(
         description="facets=true, first page: thread counts over the whole result"
     )
@@ -112,5 +116,6 @@ async def search_threads(
         ],
         next_cursor=base.next_cursor,
         total=base.total,
+        total_exact=not page.total_estimated,
         facets=_facets(page.facets) if page.HasField("facets") else None,
     )
