@@ -63,6 +63,17 @@ async def test_notes_status_merge_undo_and_a_suggestion_from_the_ui(page, stack,
     await page.get_by_test_id("login-submit").click()
     await expect(page.get_by_test_id("app-view")).to_be_visible()
 
+    # Search: the list and its count first, then the facets from their own request.
+    await page.get_by_test_id("search-input").fill(marker)
+    await page.get_by_test_id("search-submit").click()
+    hits = page.get_by_test_id("thread-item")
+    await expect(hits).to_have_count(len(found))
+    await expect(page.get_by_test_id("search-total")).to_have_text(f"{len(found)} conversations")
+    folder_facet = page.locator('[data-testid="facet"][data-facet="folder"]')
+    await expect(folder_facet).to_have_text([f"Inbox {len(found)}"])
+    await page.get_by_test_id("clear-search").click()
+    await expect(page.get_by_test_id("search-total")).to_be_hidden()
+
     # A note on the first thread, then the status.
     await page.locator(f'[data-testid="thread-item"][data-thread-id="{first["id"]}"]').click()
     panel = page.get_by_test_id("conversation-panel")

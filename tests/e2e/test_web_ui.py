@@ -12,6 +12,7 @@ import asyncio
 import email
 import email.policy
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -246,6 +247,12 @@ async def test_an_agent_logs_in_reads_searches_and_replies(page, target: UiTarge
     await expect(page.get_by_test_id("list-title")).to_have_text(f"Search: {target.search_word}")
     hits = page.get_by_test_id("thread-item")
     await expect(hits).not_to_have_count(0)
+    # The count says how many conversations match (facets, in their own request, are covered where
+    # the real search service runs: tests/e2e/test_conversations_ui.py).
+    shown = await hits.count()
+    await expect(page.get_by_test_id("search-total")).to_have_text(
+        re.compile(rf"^{shown} conversations?$|^more than [\d,. ]+ conversations$")
+    )
     snippet = hits.first.get_by_test_id("thread-item-snippet")
     if await snippet.count():
         await expect(snippet.locator("mark").first).to_be_visible()

@@ -112,9 +112,10 @@ async function loadThreads({ append = false } = {}) {
   let page;
   if (state.query) {
     params.set("q", state.query);
-    if (!append) params.set("facets", "true");
     page = await api(`/api/search?${params}`);
-    if (!append) renderFacets(page.facets);
+    // Facets count the whole result, which grows with the archive: the list shows first, the
+    // facets follow in their own request.
+    if (!append) loadFacets(state.query);
   } else {
     params.set("folder", state.folder);
     page = await api(`/api/threads?${params}`);
@@ -122,6 +123,7 @@ async function loadThreads({ append = false } = {}) {
   state.cursor = page.next_cursor;
   state.paged = append;
   $("list-title").textContent = state.query ? `Search: ${state.query}` : state.folder;
+  if (!append) renderTotal(state.query ? page : null);
   $("clear-search").hidden = !state.query;
   if (!state.query) renderFacets(null);
   const items = page.threads.map(threadItem);
@@ -132,6 +134,29 @@ async function loadThreads({ append = false } = {}) {
 }
 
 // -- search facets: thread counts per folder, tag and assignee; a click narrows the query ---------------
+async function loadFacets(query) {
+  const params = new URLSearchParams({ q: query, limit: "1", facets: "true" });
+  renderFacets(null);
+  try {
+    const page = await api(`/api/search?${params}`);
+    if (state.query === query) renderFacets(page.facets);
+  } catch (err) {
+    console.warn("facets", err);
+  }
+}
+
+function renderTotal(page) {
+  let total = $("search-total");
+  if (!total) {
+    total = el("span", { id: "search-total", class: "total", "data-testid": "search-total" });
+    $("list-title").after(total);
+  }
+  total.hidden = !page;
+  if (!page) { total.textContent = ""; return; }
+  const n = page.total.toLocaleString();
+  total.textContent = page.total_exact ? `${n} conversation${page.total === 1 ? "" : "s"}` : `more than ${n} conversations`;
+}
+
 function renderFacets(facets) {
   let box = $("search-facets");
   if (!box) {
