@@ -976,6 +976,24 @@ class TestPostgresBackend(SearchBackendContract):
     def backend(self, pg_backend: PostgresSearchBackend) -> SearchBackend:
         return pg_backend
 
+    def test_relevance_over_a_large_result_ranks_its_newest_hits(self, pg_backend):
+        """A common word is ranked among its newest `relevance_pool` hits, not over the whole archive."""
+        small = PostgresSearchBackend(pg_backend.pool, relevance_pool=4)
+        feed = Feed(small)
+        old_best = feed.message(text="kettle kettle kettle kettle", date=T0 - timedelta(days=300))
+        recent = [feed.message(text=f"kettle {i}", date=T0 - timedelta(hours=i)) for i in range(6)]
+        by_relevance = SearchOptions(sort="relevance")
+        page = small.search(feed.tenant, parse("kettle"), 10, options=by_relevance)
+        found = {t.thread_id for t in page.threads}
+        assert old_best.thread_id not in found and found <= {m.thread_id for m in recent}
+        assert page.total_exact is False and page.total == len(page.threads) >= 4
+        # a rare word is ranked over everything it matches, and the total is exact
+        rare = small.search(feed.tenant, parse("kettle kettle 0"), 10, options=by_relevance)
+        assert rare.total_exact and rare.total == 1
+        # the same backend with the default pool ranks the old, better match first
+        best = pg_backend.search(feed.tenant, parse("kettle"), 10, options=by_relevance)
+        assert best.threads[0].thread_id == old_best.thread_id and best.total_exact and best.total == 7
+
 
 # -- OpenSearch: osmem-server always, a real cluster when RESPONER_TEST_OPENSEARCH_URL is set ------------
 

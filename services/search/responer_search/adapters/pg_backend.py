@@ -78,6 +78,7 @@ FACET_LIMIT = 50
 # _newest_threads).
 FIRST_WINDOW = timedelta(days=2)
 WINDOW_GROWTH = 8
+RELEVANCE_POOL = 2000  # matching messages ranked at most, the newest (see _relevance_window)
 _LISTED = sql.SQL("t.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0")
 _ORDER = sql.SQL("ORDER BY t.last_message_at DESC, t.thread_id DESC")
 _AFTER = sql.SQL("(t.last_message_at, t.thread_id) < (%(after_at)s, %(after_id)s)")
@@ -111,8 +112,9 @@ def _clean(text: str) -> str:
 
 
 class PostgresSearchBackend:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, relevance_pool: int = RELEVANCE_POOL) -> None:
         self.pool = pool
+        self.relevance_pool = relevance_pool
         self._local = threading.local()  # the connection of a batch() in progress, per thread
 
     @contextmanager
@@ -522,6 +524,9 @@ class PostgresSearchBackend:
         want_facets = options.facets and not cursor
         if c.message_level and not by_relevance and not want_facets:
             return self._newest_threads(conn, c, limit, after)
+        exact = True
+        if c.message_level and by_relevance and not want_facets:
+            exact = self._relevance_window(conn, c)
         if c.message_level:
             # Messages only ever sit in listed threads (a merge moves them), so the thread row is
             # joined only when the query reads thread fields. A thread ranks by its newest hit.
@@ -532,7 +537,8 @@ class PostgresSearchBackend:
             )
             hits = sql.SQL(
                 "SELECT m.thread_id, max(m.date) AS at, max({rank}) AS score FROM search.messages m {join}"
-                "WHERE m.tenant_id = %(tenant)s AND {cond} GROUP BY m.thread_id"
+                "WHERE m.tenant_id = %(tenant)s AND m.date >= %(floor)s::timestamptz AND {cond} "
+                "GROUP BY m.thread_id"
             ).format(rank=rank, join=join, cond=c.condition)
         else:
             hits = sql.SQL(
@@ -570,6 +576,9 @@ class PostgresSearchBackend:
         total = rows[0]["total"] if rows else 0
         facet_json = rows[0]["facets"] if rows else None
         page = rows[:limit]
+        if not rows and cursor:
+            total = _count_hits(conn, hits, c.params)
+        c.params["floor"] = "-infinity"
         snippets = self._snippets(conn, c, rank, [r["thread_id"] for r in page])
         render = snippet.render if c.tsquery is not None else snippet.plain
         threads = [
@@ -587,10 +596,46 @@ class PostgresSearchBackend:
             else:
                 last = page[-1]
                 next_cursor = Cursor(last["hit_at"], last["thread_id"]).encode()
-        if not rows and cursor:
-            total = _count_hits(conn, hits, c.params)
         empty = options.facets and not cursor
-        return ThreadPage(threads, next_cursor, total, _facets(facet_json) if facet_json or empty else None)
+        return ThreadPage(
+            threads,
+            next_cursor,
+            total,
+            _facets(facet_json) if facet_json or empty else None,
+            total_exact=exact,
+        )
+
+    def _relevance_window(self, conn: Connection, c) -> bool:  # noqa: ANN001
+        """Sets c.params["floor"] so that ranking reads the newest `relevance_pool` matching messages.
+
+        Ranking needs every candidate's tsvector, so a common word over an archive of millions is
+        ranked among its newest few thousand hits (the windows of _newest_threads); a rarer one among
+        all of them. True when the window holds every match (the total is then exact).
+        """
+        bounds = conn.execute(
+            "SELECT min(date), max(date) FROM search.messages WHERE tenant_id = %(tenant)s", c.params
+        ).fetchone()
+        if bounds is None or bounds[0] is None:
+            return True
+        first, newest = bounds
+        join = (
+            sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
+            if c.thread_level
+            else sql.SQL("")
+        )
+        count = sql.SQL(
+            "SELECT count(*) FROM (SELECT 1 FROM search.messages m {join}WHERE m.tenant_id = %(tenant)s "
+            "AND m.date >= %(floor)s::timestamptz AND {cond} LIMIT {pool}) x"
+        ).format(join=join, cond=c.condition, pool=sql.Literal(self.relevance_pool))
+        window = FIRST_WINDOW
+        while newest - window > first:
+            c.params["floor"] = newest - window
+            row = conn.execute(count, c.params).fetchone()
+            if row is not None and row[0] >= self.relevance_pool:
+                return False
+            window *= WINDOW_GROWTH
+        c.params["floor"] = "-infinity"
+        return True
 
     def _newest_threads(self, conn: Connection, c, limit: int, after: Cursor | None) -> ThreadPage:  # noqa: ANN001
         """Threads newest first by their newest matching message, reading the newest mail first.
