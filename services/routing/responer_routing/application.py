@@ -39,6 +39,7 @@ from responer_routing.domain.system_mail import IncomingMail, SortingPolicy, Ver
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRIES = 20
+MAX_MERGE_HOPS = 20
 
 
 def notification_id(aggregate_id: uuid.UUID, version: int, user_id: str) -> str:
@@ -183,7 +184,13 @@ class RoutingApplication(ResponerApplication):
             self.views.thread_changed(filing, self._timeout_at(filing, roster))
 
     def _timeout_at(self, filing: ThreadFiling, roster: AgentRoster | None) -> datetime | None:
-        if not filing.user_id or not filing.group_id or filing.touched or filing.assigned_at is None:
+        if (
+            filing.merged_into
+            or not filing.user_id
+            or not filing.group_id
+            or filing.touched
+            or filing.assigned_at is None
+        ):
             return None
         if filing.assigned_kind not in ("auto", "rule"):
             return None
@@ -363,6 +370,79 @@ class RoutingApplication(ResponerApplication):
 
         self._retrying(attempt, tracking)
 
+    # -- merge and split (from threading) ------------------------------------------------------
+    def _live(self, tenant_id: str, thread_id: str) -> ThreadFiling:
+        """The filing that now holds what was addressed to `thread_id` (follows merges)."""
+        filing = self._filing(tenant_id, thread_id)
+        for _ in range(MAX_MERGE_HOPS):
+            if not filing.merged_into:
+                break
+            filing = self._filing(tenant_id, filing.merged_into)
+        return filing
+
+    def merge_threads(
+        self,
+        tenant_id: str,
+        source_thread_id: str,
+        target_thread_id: str,
+        merge_id: str,
+        at: datetime,
+        by_user_id: str = "",
+        tracking: Tracking | None = None,
+    ) -> None:
+        """The source's routing (assignment history, tags, deadline, ...) joins the target; see filing.py."""
+
+        def attempt() -> None:
+            source = self._filing(tenant_id, source_thread_id)
+            target = self._live(tenant_id, target_thread_id)
+            roster = self._roster(tenant_id)
+            if source.merged_into or not target.absorb(merge_id, source, at, by_user_id):
+                self.record(tracking=tracking)
+                return
+            source.merge_away(merge_id, target.thread_id)
+            if roster.holder(source.thread_id):
+                roster.release(source.thread_id)
+            if target.user_id and not target.closed and roster.holder(target.thread_id) != target.user_id:
+                roster.take(target.group_id, target.user_id, target.thread_id, "")
+            self.record(source, target, roster, tracking=tracking)
+            self._saved(source, target, roster=roster)
+
+        self._retrying(attempt, tracking)
+
+    def unmerge_threads(
+        self,
+        tenant_id: str,
+        source_thread_id: str,
+        target_thread_id: str,
+        merge_id: str,
+        message_ids: list[str],
+        at: datetime,
+        by_user_id: str = "",
+        tracking: Tracking | None = None,
+    ) -> None:
+        """Undoes `merge_id`: the source lives again with its own routing; the target gives back what
+        the merge brought (where nobody changed it since)."""
+
+        def attempt() -> None:
+            source = self._filing(tenant_id, source_thread_id)
+            target = self._filing(tenant_id, target_thread_id)
+            roster = self._roster(tenant_id)
+            if not target.undo_merge(merge_id, message_ids, at, by_user_id):
+                self.record(tracking=tracking)
+                return
+            source.revive(merge_id)
+            holder = roster.holder(target.thread_id)
+            if holder and holder != target.user_id:
+                roster.release(target.thread_id)
+                if target.user_id and not target.closed:
+                    roster.take(target.group_id, target.user_id, target.thread_id, "")
+            if source.user_id and not source.closed:
+                roster.take(source.group_id, source.user_id, source.thread_id, "")
+            self.record(source, target, roster, tracking=tracking)
+            self._saved(source, target, roster=roster)
+
+        self._retrying(attempt, tracking)
+
     def skip(self, tracking: Tracking) -> None:
         """Consumes an event that needs no work, so it is not seen twice."""
         self.record(tracking=tracking)
@@ -406,7 +486,7 @@ class RoutingApplication(ResponerApplication):
         self, tenant_id: str, thread_id: str, change: Callable[[ThreadFiling, AgentRoster], None]
     ) -> ThreadFiling:
         def attempt() -> ThreadFiling:
-            filing = self._filing(tenant_id, thread_id)
+            filing = self._live(tenant_id, thread_id)  # an old link to a merged thread acts on its target
             roster = self._roster(tenant_id)
             change(filing, roster)
             self.record(filing, roster)
@@ -437,13 +517,13 @@ class RoutingApplication(ResponerApplication):
                 picked = roster.pick(group_id, set(filing.tags), exclude=filing.user_id)
                 if picked is not None:
                     if filing.assign(picked[0], group_id, kind="auto", strategy=picked[1], at=now, by_user_id=by_user_id, reason=reason):  # fmt: skip
-                        roster.take(group_id, picked[0], thread_id, picked[1])
+                        roster.take(group_id, picked[0], filing.thread_id, picked[1])
                     return
             if filing.assign(user_id, group_id, kind="manual", at=now, by_user_id=by_user_id, reason=reason):
                 if user_id:
-                    roster.take(group_id, user_id, thread_id, "")
+                    roster.take(group_id, user_id, filing.thread_id, "")
                 else:
-                    roster.release(thread_id)
+                    roster.release(filing.thread_id)
             if by_user_id and by_user_id == user_id:
                 filing.touch(by_user_id)
 

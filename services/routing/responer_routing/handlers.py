@@ -76,6 +76,39 @@ def learn_thread_status(app: RoutingApplication, event: DecodedEvent, tracking: 
     app.thread_status(payload.tenant_id, payload.thread_id, payload.status, tracking)
 
 
+def merge_routing(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
+    p: events_pb2.ThreadMerged = event.payload  # type: ignore[assignment]
+    at = p.at.ToDatetime(tzinfo=UTC) if p.at.seconds else occurred(event)
+    merge_id = p.merge_id or f"{p.source_thread_id}>{p.target_thread_id}"
+    app.merge_threads(
+        p.tenant_id, p.source_thread_id, p.target_thread_id, merge_id, at, p.by_user_id, tracking
+    )
+
+
+def unmerge_routing(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
+    p: events_pb2.ThreadUnmerged = event.payload  # type: ignore[assignment]
+    at = p.at.ToDatetime(tzinfo=UTC) if p.at.seconds else occurred(event)
+    app.unmerge_threads(
+        p.tenant_id,
+        p.source_thread_id,
+        p.target_thread_id,
+        p.merge_id,
+        list(p.message_ids),
+        at,
+        p.by_user_id,
+        tracking,
+    )
+
+
+def merge_back_split(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
+    """An undone split merges the split-off thread back: its routing joins the source like a merge."""
+    p: events_pb2.ThreadUnsplit = event.payload  # type: ignore[assignment]
+    at = p.at.ToDatetime(tzinfo=UTC) if p.at.seconds else occurred(event)
+    app.merge_threads(
+        p.tenant_id, p.new_thread_id, p.source_thread_id, f"unsplit:{p.split_id}", at, p.by_user_id, tracking
+    )
+
+
 def learn_user(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
     p: events_pb2.UserAdded = event.payload  # type: ignore[assignment]
 
@@ -109,6 +142,9 @@ Handler = Callable[[RoutingApplication, DecodedEvent, Tracking], None]
 THREADING_HANDLERS: dict[type, Handler] = {
     events_pb2.MessageThreaded: route_threaded_message,
     events_pb2.ThreadStatusChanged: learn_thread_status,
+    events_pb2.ThreadMerged: merge_routing,
+    events_pb2.ThreadUnmerged: unmerge_routing,
+    events_pb2.ThreadUnsplit: merge_back_split,
 }
 
 # From the gateway stream (consumer routing-agents).

@@ -124,6 +124,31 @@ def thread_events(e: Any, tenant: str, thread: str) -> list[Message]:  # noqa: C
                 **ids, kind=e.kind, due_at=ts(e.due_at), warn_at=ts(e.warn_at), policy_id=e.policy_id
             )
         ]
+    if isinstance(e, ThreadFiling.DeadlineTaken):  # a merge brought (or its undo gave back) a deadline
+        d = e.deadline
+        if not d:
+            return [events_pb2.ThreadDueSet(**ids)]
+        return [
+            events_pb2.ThreadDueSet(
+                **ids,
+                kind=d["kind"],
+                due_at=ts(d["due_at"]),
+                warn_at=ts(d["warn_at"]),
+                policy_id=d["policy_id"],
+            )
+        ]
+    if isinstance(e, ThreadFiling.Absorbed) and e.folder:  # customer mail merged into a System thread
+        return [events_pb2.ThreadSorted(**ids, folder=e.folder, system=False, system_reason="merged")]
+    if isinstance(e, ThreadFiling.MergeUndone) and e.folder:
+        return [
+            events_pb2.ThreadSorted(
+                **ids,
+                folder=e.folder,
+                system=e.system,
+                system_kind=e.system_kind,
+                system_reason=e.system_reason,
+            )
+        ]
     if isinstance(e, ThreadFiling.Answered):
         return [events_pb2.ThreadDueSet(**ids, answered=True)]
     if isinstance(e, ThreadFiling.Warned | ThreadFiling.Overdue):  # type: ignore[attr-defined]

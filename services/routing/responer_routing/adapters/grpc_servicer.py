@@ -21,6 +21,7 @@ from responer_routing.domain.rules import Action, Condition, Rule, RuleError
 from responer_routing.domain.sla import SlaPolicy
 
 T = TypeVar("T")
+ENTRY_FIELDS = frozenset(pb.AssignmentEntry.DESCRIPTOR.fields_by_name) - {"at"}
 
 
 def thread_view(f: ThreadFiling) -> pb.ThreadRouting:
@@ -41,8 +42,10 @@ def thread_view(f: ThreadFiling) -> pb.ThreadRouting:
         last_inbound_at=ts(f.last_inbound_at),
         last_reply_at=ts(f.last_reply_at),
         history=[
-            pb.AssignmentEntry(**{k: v for k, v in h.items() if k != "at"}, at=ts(h["at"])) for h in f.history
+            pb.AssignmentEntry(**{k: v for k, v in h.items() if k in ENTRY_FIELDS}, at=ts(h["at"]))
+            for h in f.history
         ],
+        merged_into=f.merged_into,
     )
     if f.deadline:
         d = f.deadline

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS {s}.thread_index (
     last_inbound_at timestamptz, last_reply_at timestamptz,
     PRIMARY KEY (tenant_id, thread_id)
 );
+ALTER TABLE {s}.thread_index ADD COLUMN IF NOT EXISTS merged_into text;
 CREATE INDEX IF NOT EXISTS thread_index_due ON {s}.thread_index (due_at) WHERE due_at IS NOT NULL AND NOT overdue;
 CREATE INDEX IF NOT EXISTS thread_index_timeout ON {s}.thread_index (timeout_at) WHERE timeout_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {s}.recent_mail (
@@ -67,7 +68,7 @@ CREATE INDEX IF NOT EXISTS notifications_user ON {s}.notifications (tenant_id, u
 
 COLUMNS = (
     "version", "folder", "user_id", "group_id", "priority", "tags", "subject", "from_email", "deadline_kind",
-    "due_at", "warn_at", "warned", "overdue", "timeout_at", "closed", "system", "last_inbound_at", "last_reply_at",
+    "due_at", "warn_at", "warned", "overdue", "timeout_at", "closed", "system", "last_inbound_at", "last_reply_at", "merged_into",
 )  # fmt: skip
 
 
@@ -111,6 +112,7 @@ class PostgresViews:
             "system": filing.system,
             "last_inbound_at": filing.last_inbound_at,
             "last_reply_at": filing.last_reply_at,
+            "merged_into": filing.merged_into or None,
         }
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
         vals = sql.SQL(", ").join(sql.Placeholder(c) for c in COLUMNS)
@@ -223,6 +225,7 @@ class PostgresViews:
             sql.SQL("NOT coalesce(closed, false)"),
             sql.SQL("NOT coalesce(system, false)"),
             sql.SQL("last_inbound_at IS NOT NULL"),
+            sql.SQL("merged_into IS NULL"),  # a merged thread is listed as its target
             sql.SQL("(last_reply_at IS NULL OR last_reply_at < last_inbound_at)"),
         ]
         if user_id:
@@ -250,7 +253,8 @@ class PostgresViews:
             cur = conn.cursor(row_factory=dict_row)
             return cur.execute(
                 sql.SQL(
-                    "SELECT * FROM {t} WHERE tenant_id = %s AND thread_id = ANY(%s) ORDER BY last_inbound_at DESC"
+                    "SELECT * FROM {t} WHERE tenant_id = %s AND thread_id = ANY(%s) AND merged_into IS NULL "
+                    "ORDER BY last_inbound_at DESC"
                 ).format(t=self._t("thread_index")),
                 (tenant_id, thread_ids),
             ).fetchall()

@@ -5,6 +5,14 @@ Filing: the first message decides. Later, a customer's (non-system) message pull
 back to the Inbox — precision first: a thread a customer is writing in must never stay hidden.
 System mail arriving in an Inbox thread (an auto-reply to our answer) does not hide the conversation.
 
+Merge (threading's ThreadMerged): the target takes the source's assignment history (each entry marked
+with the thread it came from), its sorted messages, and — as a support team expects (Front, Zammad) —
+keeps its own assignee if it has one, otherwise takes the source's; it gains the source's tags, the
+higher priority and the earlier pending deadline, and leaves System when the source was customer mail.
+The source is parked (no deadline, no assignment timeout, not listed) but keeps its own record, so
+the undo (ThreadUnmerged) revives it as it was and takes back from the target exactly what the merge
+brought, each attribute only where nobody changed it since.
+
 Every change is an event of this aggregate, so two replicas changing one thread at once collide on
 its version: the second reloads and sees the first's assignment instead of assigning again.
 """
@@ -16,6 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
 def filing_id(tenant_id: str, thread_id: str) -> uuid.UUID:
@@ -49,6 +59,9 @@ class ThreadFiling(Aggregate):
         self.closed = False
         self.rule_trace: list[str] = []
         self.notified: list[str] = []
+        self.merged_into = ""  # set while this thread is merged into another
+        self.parked_deadline: dict[str, Any] | None = None  # its own deadline, back on the undo
+        self.merges: dict[str, dict[str, Any]] = {}  # on a target: what each merge brought, for its undo
 
     # -- filing --------------------------------------------------------------------------------
     def is_new_message(self, message_id: str) -> bool:
@@ -253,3 +266,156 @@ class ThreadFiling(Aggregate):
         if self.deadline is not None:
             self.deadline["overdue"] = True
             self.deadline["warned"] = True
+
+    # -- merge and its undo --------------------------------------------------------------------
+    def routing_state(self) -> dict[str, Any]:
+        """What a merge may change on its target (and its undo may give back)."""
+        return {
+            "user_id": self.user_id,
+            "group_id": self.group_id,
+            "tags": list(self.tags),
+            "priority": self.priority,
+            "deadline": dict(self.deadline) if self.deadline else None,
+            "folder": self.folder,
+            "system": self.system,
+            "system_kind": self.system_kind,
+            "system_reason": self.system_reason,
+        }
+
+    def absorb(self, merge_id: str, source: ThreadFiling, at: datetime, by_user_id: str = "") -> bool:
+        """Takes what `source` brings into this (target) thread; False when this merge was seen before."""
+        if merge_id in self.merges or source.thread_id == self.thread_id:
+            return False
+        before = self.routing_state()
+        refile = self.system and source.folder is not None and not source.system
+        entries = [{**h, "merged_from": h.get("merged_from") or source.thread_id} for h in source.history]
+        self.absorbed(
+            merge_id,
+            source.thread_id,
+            entries,
+            list(source.sorted_messages),
+            source.last_inbound_at,
+            source.last_reply_at,
+            (source.folder or "") if refile else "",
+            before,
+        )
+        reason = "taken over from a merged thread"
+        if not self.user_id and source.user_id:
+            self.assign(source.user_id, source.group_id, kind="merge", at=at, by_user_id=by_user_id, reason=reason)  # fmt: skip
+        elif not self.user_id and not self.group_id and source.group_id:
+            self.assign("", source.group_id, kind="merge", at=at, by_user_id=by_user_id, reason=reason)
+        for tag in source.tags:
+            self.tag(tag, by_user_id=by_user_id)
+        if PRIORITY_RANK.get(source.priority, 1) > PRIORITY_RANK.get(self.priority, 1):
+            self.prioritise(source.priority, by_user_id=by_user_id)
+        theirs = source.deadline
+        if theirs and (self.deadline is None or theirs["due_at"] < self.deadline["due_at"]):
+            self.take_deadline(dict(theirs))
+        self.merge_settled(merge_id, self.routing_state())
+        return True
+
+    @event("Absorbed")
+    def absorbed(
+        self,
+        merge_id: str,
+        source_thread_id: str,
+        entries: list[dict[str, Any]],
+        messages: list[str],
+        last_inbound_at: datetime | None,
+        last_reply_at: datetime | None,
+        folder: str,
+        before: dict[str, Any],
+    ) -> None:
+        self.history = sorted([*self.history, *entries], key=lambda h: h["at"])
+        self.sorted_messages.extend(m for m in messages if m not in self.sorted_messages)
+        if last_inbound_at and (self.last_inbound_at is None or last_inbound_at > self.last_inbound_at):
+            self.last_inbound_at = last_inbound_at
+        if last_reply_at and (self.last_reply_at is None or last_reply_at > self.last_reply_at):
+            self.last_reply_at = last_reply_at
+        if folder:
+            self.folder, self.system, self.system_kind, self.system_reason = folder, False, "", "merged"
+        self.merges[merge_id] = {
+            "source_thread_id": source_thread_id,
+            "entries": entries,
+            "before": before,
+            "after": before,
+        }
+
+    @event("MergeSettled")
+    def merge_settled(self, merge_id: str, after: dict[str, Any]) -> None:
+        self.merges[merge_id]["after"] = after
+
+    @event("DeadlineTaken")
+    def take_deadline(self, deadline: dict[str, Any] | None) -> None:
+        self.deadline = dict(deadline) if deadline else None
+
+    @event("MergedInto")
+    def merge_away(self, merge_id: str, target_thread_id: str) -> None:
+        self.merged_into = target_thread_id
+        self.parked_deadline = self.deadline
+        self.deadline = None
+
+    def undo_merge(self, merge_id: str, message_ids: list[str], at: datetime, by_user_id: str = "") -> bool:
+        """Gives back what merge `merge_id` brought, where nobody changed it since; False if unknown."""
+        record = self.merges.get(merge_id)
+        if record is None:
+            return False
+        before, after = record["before"], record["after"]
+        restore = self.folder == after["folder"] and after["folder"] != before["folder"]
+        self.merge_undone(
+            merge_id,
+            list(message_ids),
+            before["folder"] if restore else "",
+            bool(before["system"]),
+            before.get("system_kind", ""),
+            before.get("system_reason", ""),
+        )
+        took = (after["user_id"], after["group_id"]) != (before["user_id"], before["group_id"])
+        if took and (self.user_id, self.group_id) == (after["user_id"], after["group_id"]):
+            self.assign(before["user_id"], before["group_id"], kind="unmerge", at=at, by_user_id=by_user_id, reason="merge undone")  # fmt: skip
+        for tag in after["tags"]:
+            if tag not in before["tags"]:
+                self.untag(tag, by_user_id=by_user_id)
+        if self.priority == after["priority"] != before["priority"]:
+            self.prioritise(before["priority"], by_user_id=by_user_id)
+        if _same_deadline(self.deadline, after["deadline"]) and not _same_deadline(after["deadline"], before["deadline"]):  # fmt: skip
+            self.take_deadline(before["deadline"])
+        return True
+
+    @event("MergeUndone")
+    def merge_undone(
+        self,
+        merge_id: str,
+        message_ids: list[str],
+        folder: str,
+        system: bool,
+        system_kind: str,
+        system_reason: str,
+    ) -> None:
+        record = self.merges.pop(merge_id)
+        history = list(self.history)
+        for entry in record["entries"]:
+            if entry in history:
+                history.remove(entry)
+        self.history = history
+        self.sorted_messages = [m for m in self.sorted_messages if m not in message_ids]
+        if folder:
+            self.folder, self.system, self.system_kind, self.system_reason = folder, system, system_kind, system_reason  # fmt: skip
+
+    def revive(self, merge_id: str) -> bool:
+        if not self.merged_into:
+            return False
+        self.revived(merge_id)
+        return True
+
+    @event("Revived")
+    def revived(self, merge_id: str) -> None:
+        self.merged_into = ""
+        self.deadline = self.parked_deadline
+        self.parked_deadline = None
+
+
+def _same_deadline(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a["kind"], a["due_at"]) == (b["kind"], b["due_at"])
