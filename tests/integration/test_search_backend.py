@@ -494,6 +494,24 @@ class SearchBackendContract:
             first_page.total == len(expected) if first_page.total_exact else first_page.total < len(expected)
         )
 
+    def test_newest_first_message_results_over_a_long_archive_are_exact(self, backend, feed):
+        dates = [T0 - timedelta(hours=i) for i in range(6)] + [
+            T0 - timedelta(days=40 * i) for i in range(1, 15)
+        ]
+        sent = [feed.message(text=f"kettle {i}", date=at) for i, at in enumerate(dates)]
+        feed.message(text="lamp", date=T0)
+        options = SearchOptions(result="messages")
+        seen, cursor, first = [], "", None
+        while True:
+            page = backend.search(feed.tenant, parse("kettle"), 3, cursor, options=options)
+            first = first or page
+            seen += [m.message_id for m in page.messages]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        assert seen == [m.message_id for m in sent]
+        assert first.total == len(sent) if first.total_exact else 3 < first.total < len(sent)
+
     # -- the full query language ------------------------------------------------------------------------
     def test_negation_excludes_messages_with_the_word(self, backend, feed):
         kettle = feed.message(text="red kettle")

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from eventsourcing.persistence import Tracking
@@ -612,30 +612,18 @@ class PostgresSearchBackend:
         ranked among its newest few thousand hits (the windows of _newest_threads); a rarer one among
         all of them. True when the window holds every match (the total is then exact).
         """
-        bounds = conn.execute(
-            "SELECT min(date), max(date) FROM search.messages WHERE tenant_id = %(tenant)s", c.params
-        ).fetchone()
-        if bounds is None or bounds[0] is None:
-            return True
-        first, newest = bounds
-        join = (
-            sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
-            if c.thread_level
-            else sql.SQL("")
-        )
         count = sql.SQL(
             "SELECT count(*) FROM (SELECT 1 FROM search.messages m {join}WHERE m.tenant_id = %(tenant)s "
             "AND m.date >= %(floor)s::timestamptz AND {cond} LIMIT {pool}) x"
-        ).format(join=join, cond=c.condition, pool=sql.Literal(self.relevance_pool))
-        window = FIRST_WINDOW
-        while newest - window > first:
-            c.params["floor"] = newest - window
+        ).format(join=_thread_join(c), cond=c.condition, pool=sql.Literal(self.relevance_pool))
+        for floor, bounded in _floors(_span(conn, c)):
+            c.params["floor"] = floor
+            if not bounded:
+                return True
             row = conn.execute(count, c.params).fetchone()
             if row is not None and row[0] >= self.relevance_pool:
                 return False
-            window *= WINDOW_GROWTH
-        c.params["floor"] = "-infinity"
-        return True
+        return True  # pragma: no cover - the last floor is unbounded
 
     def _newest_threads(self, conn: Connection, c, limit: int, after: Cursor | None) -> ThreadPage:  # noqa: ANN001
         """Threads newest first by their newest matching message, reading the newest mail first.
@@ -650,17 +638,9 @@ class PostgresSearchBackend:
         bound (`total_exact` false: "more than 1,234"), because counting every hit is exactly the cost
         that grows with the archive.
         """
-        bounds = conn.execute(
-            "SELECT min(date), max(date) FROM search.messages WHERE tenant_id = %(tenant)s", c.params
-        ).fetchone()
-        if bounds is None or bounds[0] is None:
+        span = _span(conn, c)
+        if span is None:
             return ThreadPage([], "", 0)
-        first, newest = bounds
-        join = (
-            sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
-            if c.thread_level
-            else sql.SQL("")
-        )
         where = sql.SQL("true")
         if after is not None:
             where = sql.SQL("(g.at, g.thread_id) < (%(after_at)s, %(after_id)s)")
@@ -671,17 +651,14 @@ class PostgresSearchBackend:
             "GROUP BY m.thread_id) "
             "SELECT g.thread_id, g.at, (SELECT count(*) FROM g) AS groups FROM g WHERE {where} "
             "ORDER BY g.at DESC, g.thread_id DESC LIMIT %(limit)s"
-        ).format(join=join, cond=c.condition, where=where)
-        window = FIRST_WINDOW
-        while True:
-            bounded = newest - window > first
-            c.params["floor"] = newest - window if bounded else "-infinity"
+        ).format(join=_thread_join(c), cond=c.condition, where=where)
+        for floor, _bounded in _floors(span):
+            c.params["floor"] = floor
             hits = conn.execute(query, c.params).fetchall()
-            if len(hits) >= c.params["limit"] or not bounded:  # type: ignore[operator]
+            if len(hits) >= c.params["limit"]:  # type: ignore[operator]
                 break
-            window *= WINDOW_GROWTH
         groups = int(hits[0][2]) if hits else 0
-        exact = not bounded
+        exact = not _bounded
         total = groups
         page_ids = [h[0] for h in hits]
         rows = {
@@ -761,6 +738,7 @@ class PostgresSearchBackend:
         after = None if by_relevance else Cursor.decode(cursor)
         where = [
             sql.SQL("m.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0"),
+            sql.SQL("m.date >= %(floor)s::timestamptz"),
             c.condition,
         ]
         base_where = list(where)
@@ -786,15 +764,23 @@ class PostgresSearchBackend:
         join = sql.SQL(
             "FROM search.messages m JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id"
         )
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT p.message_id, p.thread_id, p.number, p.subject, p.from_email, p.from_name, p.date, {text} "
-                "FROM (SELECT m.message_id, m.thread_id, coalesce(t.number, 0) AS number, m.subject, m.from_email, "
-                "m.from_name, m.date, m.text, {rank} AS score {join} WHERE {where} {order} "
-                "OFFSET %(offset)s LIMIT %(limit)s) p"
-            ).format(text=text, rank=rank, join=join, where=sql.SQL(" AND ").join(where), order=order),
-            c.params,
-        ).fetchall()
+        query = sql.SQL(
+            "SELECT p.message_id, p.thread_id, p.number, p.subject, p.from_email, p.from_name, p.date, {text} "
+            "FROM (SELECT m.message_id, m.thread_id, coalesce(t.number, 0) AS number, m.subject, m.from_email, "
+            "m.from_name, m.date, m.text, {rank} AS score {join} WHERE {where} {order} "
+            "OFFSET %(offset)s LIMIT %(limit)s) p"
+        ).format(text=text, rank=rank, join=join, where=sql.SQL(" AND ").join(where), order=order)
+        # Newest first: the same widening windows as threads; by relevance: the newest pool of hits.
+        if by_relevance:
+            exact = self._relevance_window(conn, c)
+            rows = conn.execute(query, c.params).fetchall()
+        else:
+            for floor, _bounded in _floors(_span(conn, c)):
+                c.params["floor"] = floor
+                rows = conn.execute(query, c.params).fetchall()
+                if len(rows) > limit:
+                    break
+            exact = not _bounded
         total_row = conn.execute(
             sql.SQL("SELECT count(*) {} WHERE {}").format(join, sql.SQL(" AND ").join(base_where)), c.params
         ).fetchone()
@@ -808,7 +794,8 @@ class PostgresSearchBackend:
                 next_cursor = encode_offset(offset + limit) if offset + limit <= MAX_OFFSET else ""
             else:
                 next_cursor = Cursor(hits[-1].at, hits[-1].message_id).encode()
-        return ThreadPage([], next_cursor, int(total_row[0]) if total_row else 0, None, hits)
+        total = int(total_row[0]) if total_row else 0
+        return ThreadPage([], next_cursor, total, None, hits, total_exact=exact)
 
     def folder_counts(self, tenant_id: str) -> list[FolderCount]:
         with self._reading() as conn:
@@ -836,6 +823,31 @@ _FACETS = sql.SQL(
     "  FROM h JOIN search.threads ft ON ft.tenant_id = %(tenant)s AND ft.thread_id = h.thread_id "
     "  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {n}) x))) AS facets"
 ).format(n=sql.Literal(FACET_LIMIT))
+
+
+def _span(conn: Connection, c) -> tuple[datetime, datetime] | None:  # noqa: ANN001
+    """The tenant's oldest and newest message dates (two index probes), None without mail."""
+    row = conn.execute(
+        "SELECT min(date), max(date) FROM search.messages WHERE tenant_id = %(tenant)s", c.params
+    ).fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def _floors(span: tuple[datetime, datetime] | None) -> Iterator[tuple[datetime | str, bool]]:
+    """Date floors of ever wider windows of the newest mail, then no floor: (floor, bounded)."""
+    if span is not None:
+        first, newest = span
+        window = FIRST_WINDOW
+        while newest - window > first:
+            yield newest - window, True
+            window *= WINDOW_GROWTH
+    yield "-infinity", False
+
+
+def _thread_join(c) -> sql.Composable:  # noqa: ANN001
+    if c.thread_level:
+        return sql.SQL("JOIN search.threads t ON t.tenant_id = m.tenant_id AND t.thread_id = m.thread_id ")
+    return sql.SQL("")
 
 
 def _facets(raw: object) -> Facets:
