@@ -692,6 +692,109 @@ class SearchBackendContract:
         )
         assert self.found(backend, feed, "note:wazna") == [target.thread_number]
 
+    def test_notes_and_history_follow_a_merge_and_those_of_the_source_return_on_the_undo(self, backend, feed):
+        source = feed.message(text="first", date=T0)
+        target = feed.message(text="second", date=T0 + timedelta(minutes=1))
+        own = feed.note(target.thread_id, "notatka celu")
+        came = feed.note(source.thread_id, "ważna notatka")
+        feed.assign(source.thread_id, "u-ola")
+        merge_id = str(uuid.uuid4())
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadMerged(
+                tenant_id=feed.tenant,
+                source_thread_id=source.thread_id,
+                target_thread_id=target.thread_id,
+                source_number=source.thread_number,
+                target_number=target.thread_number,
+                merge_id=merge_id,
+                message_ids=[source.message_id],
+                note_ids=[came],
+            ),
+        )
+        during = feed.note(target.thread_id, "po scaleniu")
+        merged = backend.get_thread(feed.tenant, thread_id=target.thread_id)
+        assert sorted(i.item_id for i in merged.timeline if i.kind == "note") == sorted(
+            f"note:{n}" for n in (own, came, during)
+        )
+        assert [i.detail["user_id"] for i in merged.timeline if i.kind == "assignment"] == ["u-ola"]
+        assert self.found(backend, feed, "note:wazna") == [target.thread_number]
+
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadUnmerged(
+                tenant_id=feed.tenant,
+                merge_id=merge_id,
+                source_thread_id=source.thread_id,
+                target_thread_id=target.thread_id,
+                source_number=source.thread_number,
+                target_number=target.thread_number,
+                message_ids=[source.message_id],
+                note_ids=[came],
+                source_status="open",
+            ),
+        )
+        back = backend.get_thread(feed.tenant, thread_id=source.thread_id)
+        assert [m.message_id for m in back.messages] == [source.message_id]
+        assert [(i.kind, i.body or i.detail.get("user_id")) for i in back.timeline] == [
+            ("note", "ważna notatka"),
+            ("assignment", "u-ola"),
+        ]
+        kept = backend.get_thread(feed.tenant, thread_id=target.thread_id)
+        assert [i.item_id for i in kept.timeline] == [f"note:{own}", f"note:{during}"]
+        assert self.found(backend, feed, "note:wazna") == [source.thread_number]
+        assert self.found(backend, feed, "note:scaleniu") == [target.thread_number]
+        assert len(backend.list_threads(feed.tenant, "Inbox", 10).threads) == 2
+
+    def test_a_split_leaves_notes_with_the_original_and_its_undo_brings_the_split_offs_back(
+        self, backend, feed
+    ):
+        first = feed.message(text="first topic")
+        second = feed.message(thread_id=first.thread_id, number=first.thread_number, text="second topic")
+        old_note = feed.note(first.thread_id, "stara notatka")
+        new_thread, split_id = str(uuid.uuid4()), str(uuid.uuid4())
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadSplit(
+                tenant_id=feed.tenant,
+                split_id=split_id,
+                source_thread_id=first.thread_id,
+                new_thread_id=new_thread,
+                new_number=9292,
+                message_ids=[second.message_id],
+                subject="Second topic",
+                status="open",
+            ),
+        )
+        split_off = backend.get_thread(feed.tenant, number=9292)
+        assert split_off.timeline == []
+        original = backend.get_thread(feed.tenant, thread_id=first.thread_id)
+        assert [i.item_id for i in original.timeline] == [f"note:{old_note}"]
+        new_note = feed.note(new_thread, "nowa notatka")
+        feed.assign(new_thread, "u-piotr")
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadUnsplit(
+                tenant_id=feed.tenant,
+                split_id=split_id,
+                source_thread_id=first.thread_id,
+                source_number=first.thread_number,
+                new_thread_id=new_thread,
+                new_number=9292,
+                message_ids=[second.message_id],
+                note_ids=[new_note],
+            ),
+        )
+        whole = backend.get_thread(feed.tenant, thread_id=first.thread_id)
+        assert len(whole.messages) == 2
+        assert [i.kind for i in whole.timeline] == ["note", "note", "assignment"]
+        # The split-off number follows the merge back, like a merged thread's.
+        assert backend.get_thread(feed.tenant, number=9292).thread.thread_id == first.thread_id
+        assert [t.thread_id for t in backend.list_threads(feed.tenant, "Inbox", 10).threads] == [
+            first.thread_id
+        ]
+        assert self.found(backend, feed, "note:nowa") == [first.thread_number]
+
     def test_a_split_moves_messages_to_a_new_thread(self, backend, feed):
         first = feed.message(text="first topic")
         second = feed.message(thread_id=first.thread_id, number=first.thread_number, text="second topic")

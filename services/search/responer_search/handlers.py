@@ -123,7 +123,7 @@ def merge_threads(backend: SearchBackend, event: DecodedEvent, position: Positio
         backend.skip(position)
         return
     backend.merge_threads(
-        ThreadMerge(tenant, p.source_thread_id, p.target_thread_id, p.target_number), position
+        ThreadMerge(tenant, p.source_thread_id, p.target_thread_id, p.target_number, p.merge_id), position
     )
 
 
@@ -261,6 +261,7 @@ def unsplit_thread(backend: SearchBackend, event: DecodedEvent, position: Positi
         p.source_thread_id,
         tuple(p.message_ids),
         tuple(f"note:{n}" for n in p.note_ids),
+        absorb=True,  # the split-off thread is merged away: the rest of its timeline joins the source
     )
     backend.move_messages(move, position)
 
@@ -280,6 +281,7 @@ def unmerge_thread(backend: SearchBackend, event: DecodedEvent, position: Positi
         to_number=p.source_number,
         revive=True,
         status=p.source_status,
+        merge_id=p.merge_id,
     )
     backend.move_messages(move, position)
 

@@ -331,20 +331,24 @@ class OpenSearchBackend:
         thread["notes"] = "\n".join(i["body"] for i in self._items_of(tenant, thread_id, "note"))
         self._sync_thread(tenant, thread_id, thread)
 
-    def _move_items(self, tenant: str, from_thread: str, to_thread: str, item_ids: list[str] | None) -> None:
+    def _move_items(self, tenant: str, from_thread: str, to_thread: str, item_ids: list[str] | None) -> list[str]:  # fmt: skip
         items = self._items_of(tenant, from_thread)
+        moved = [i["item_id"] for i in items if item_ids is None or i["item_id"] in item_ids]
+        self._move_item_ids(tenant, moved, to_thread)
+        return moved
+
+    def _move_item_ids(self, tenant: str, item_ids: list[str], to_thread: str) -> None:
         actions = [
             {
                 "_op_type": "update",
                 "_index": self.alias("timeline"),
-                "_id": self._tid(tenant, i["item_id"]),
+                "_id": self._tid(tenant, item_id),
                 "doc": {"thread_id": to_thread},
             }
-            for i in items
-            if item_ids is None or i["item_id"] in item_ids
+            for item_id in item_ids
         ]
-        if actions:
-            bulk(self.client, actions, refresh=True)
+        if actions:  # an item deleted since (a note) is simply not there any more
+            bulk(self.client, actions, refresh=True, raise_on_error=False)
 
     # -- writes --------------------------------------------------------------------------------------
     def index_message(self, doc: MessageDoc, position: Position) -> bool:
@@ -418,28 +422,34 @@ class OpenSearchBackend:
             target_doc["number"] = target_doc.get("number") or merge.target_number or None
             moved = [m["message_id"] for m in self._thread_message_ids(tenant, source)]
             self._move(tenant, moved, target)
-            self._move_items(tenant, source, target, None)
-            self._refresh("threads")
-            earlier = self.client.search(
-                index=self.alias("threads"),
-                body={
-                    "size": 1000,
-                    "query": {
-                        "bool": {
-                            "filter": [{"term": {"tenant_id": tenant}}, {"term": {"merged_into": source}}]
-                        }
-                    },
-                },
-            )["hits"]["hits"]
-            for hit in earlier:
-                doc = hit["_source"] | {"merged_into": target}
-                self.client.index(index=self.alias("threads"), id=hit["_id"], body=doc, refresh=True)
-            source_doc = self._thread(tenant, source) | {"merged_into": target}
-            self._sync_thread(tenant, source, source_doc)
+            items = self._move_items(tenant, source, target, None)
+            self._merged_away(tenant, source, target, merge.merge_id, items)
             self._sync_thread(tenant, target, target_doc)
             self._sync_notes(tenant, target)
 
         return self._apply(position, change)
+
+    def _merged_away(
+        self, tenant: str, source: str, target: str, merge_id: str = "", items: list[str] | None = None
+    ) -> None:
+        """Marks `source` merged into `target`; earlier merges into the source now point at the target."""
+        self._refresh("threads")
+        earlier = self.client.search(
+            index=self.alias("threads"),
+            body={
+                "size": 1000,
+                "query": {
+                    "bool": {"filter": [{"term": {"tenant_id": tenant}}, {"term": {"merged_into": source}}]}
+                },
+            },
+        )["hits"]["hits"]
+        for hit in earlier:
+            doc = hit["_source"] | {"merged_into": target}
+            self.client.index(index=self.alias("threads"), id=hit["_id"], body=doc, refresh=True)
+        source_doc = self._thread(tenant, source) | {"merged_into": target}
+        if merge_id:  # which timeline items this merge carried, for its undo
+            source_doc["merge_moves"] = (source_doc.get("merge_moves") or {}) | {merge_id: items or []}
+        self._sync_thread(tenant, source, source_doc)
 
     def move_messages(self, move: MessageMove, position: Position) -> bool:
         def change() -> None:
@@ -454,7 +464,14 @@ class OpenSearchBackend:
                 target["status"] = move.status
             self._move(tenant, list(move.message_ids), move.to_thread_id)
             self._move_items(tenant, move.from_thread_id, move.to_thread_id, list(move.note_ids))
+            if move.merge_id:
+                carried = (target.get("merge_moves") or {}).pop(move.merge_id, [])
+                self._move_item_ids(tenant, carried, move.to_thread_id)
+            if move.absorb:
+                self._move_items(tenant, move.from_thread_id, move.to_thread_id, None)
+                self._merged_away(tenant, move.from_thread_id, move.to_thread_id)
             self._sync_thread(tenant, move.to_thread_id, target)
+            self._sync_thread(tenant, move.from_thread_id)
             self._sync_notes(tenant, move.to_thread_id)
             self._sync_notes(tenant, move.from_thread_id)
 

@@ -318,10 +318,21 @@ class PostgresSearchBackend:
                 "UPDATE search.messages SET thread_id = %s WHERE tenant_id = %s AND message_id = ANY(%s)",
                 (target, tenant, list(move.message_ids)),
             )
+            items = list(move.note_ids)
+            if move.merge_id:
+                items += [
+                    r[0]
+                    for r in conn.execute(
+                        "DELETE FROM search.merge_moves WHERE tenant_id = %s AND merge_id = %s RETURNING item_id",
+                        (tenant, move.merge_id),
+                    ).fetchall()
+                ]
             conn.execute(
                 "UPDATE search.timeline SET thread_id = %s WHERE tenant_id = %s AND item_id = ANY(%s)",
-                (target, tenant, list(move.note_ids)),
+                (target, tenant, items),
             )
+            if move.absorb:
+                _merge_threads(conn, ThreadMerge(tenant, move.from_thread_id, target, 0))
             _refresh_thread(conn, tenant, target)
             _refresh_thread(conn, tenant, move.from_thread_id)
 
@@ -1097,10 +1108,16 @@ def _merge_threads(conn: Connection, merge: ThreadMerge) -> None:
         "UPDATE search.messages SET thread_id = %s WHERE tenant_id = %s AND thread_id = %s",
         (target, tenant, source),
     )
-    conn.execute(
-        "UPDATE search.timeline SET thread_id = %s WHERE tenant_id = %s AND thread_id = %s",
+    moved = conn.execute(
+        "UPDATE search.timeline SET thread_id = %s WHERE tenant_id = %s AND thread_id = %s RETURNING item_id",
         (target, tenant, source),
-    )
+    ).fetchall()
+    if merge.merge_id and moved:
+        conn.execute(
+            "INSERT INTO search.merge_moves (tenant_id, merge_id, item_id) SELECT %s, %s, unnest(%s::text[]) "
+            "ON CONFLICT DO NOTHING",
+            (tenant, merge.merge_id, [r[0] for r in moved]),
+        )
     # Earlier merges into the source now point straight at the target.
     conn.execute(
         "UPDATE search.threads SET merged_into = %s WHERE tenant_id = %s AND (thread_id = %s OR merged_into = %s)",

@@ -107,6 +107,14 @@ CREATE TABLE IF NOT EXISTS search.timeline (
 CREATE INDEX IF NOT EXISTS timeline_by_thread ON search.timeline (tenant_id, thread_id, at, seq);
 CREATE INDEX IF NOT EXISTS timeline_tsv ON search.timeline USING gin (tsv) WHERE tsv IS NOT NULL;
 
+-- Which timeline items a merge carried from its source to its target, so the undo takes them back.
+CREATE TABLE IF NOT EXISTS search.merge_moves (
+    tenant_id text NOT NULL,
+    merge_id  text NOT NULL,
+    item_id   text NOT NULL,
+    PRIMARY KEY (tenant_id, merge_id, item_id)
+);
+
 -- Teams (GroupChanged), so group:billing finds threads assigned to the group named Billing.
 CREATE TABLE IF NOT EXISTS search.groups (
     tenant_id   text NOT NULL,

@@ -57,13 +57,16 @@ class ThreadMerge:
     source_thread_id: str
     target_thread_id: str
     target_number: int
+    merge_id: str = ""  # names the merge, so its undo knows which timeline items came with the source
 
 
 @dataclass(frozen=True)
 class MessageMove:
     """Messages (and notes) moving between threads: a split, an unsplit or an unmerge.
 
-    `to_thread_id` gets `to_number`/`subject` when it is new; `revive` clears its merged_into (unmerge).
+    `to_thread_id` gets `to_number`/`subject` when it is new; `revive` clears its merged_into (unmerge),
+    and `merge_id` brings back the timeline items (notes, status, assignment) that merge took along.
+    `absorb` (an undone split) merges what is left of `from_thread_id` into `to_thread_id`.
     """
 
     tenant_id: str
@@ -76,6 +79,8 @@ class MessageMove:
     mailbox_id: str = ""
     revive: bool = False
     status: str = ""
+    merge_id: str = ""
+    absorb: bool = False
 
 
 @dataclass(frozen=True)
