@@ -60,6 +60,7 @@ def customer_mail(
     to: str = "support@shop.test",
     in_reply_to: str | None = None,
     references: list[str] | None = None,
+    date: str = "Tue, 24 Nov 2026 09:15:00 +0100",
 ) -> tuple[str, bytes]:
     message_id = f"{uuid.uuid4().hex}@klient.pl"
     msg = EmailMessage()
@@ -67,7 +68,7 @@ def customer_mail(
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = f"<{message_id}>"
-    msg["Date"] = "Tue, 24 Nov 2026 09:15:00 +0100"
+    msg["Date"] = date
     if in_reply_to:
         msg["In-Reply-To"] = f"<{in_reply_to}>"
         msg["References"] = " ".join(f"<{r}>" for r in (references or [in_reply_to]))

@@ -163,7 +163,10 @@ def test_customer_writing_twice_gets_one_click_merge_suggestion(api, mailbox, im
     _, first = customer_mail(subject, "Gdzie jest paczka?", to=to, sender=sender)
     imap_account.append(first)
     older = thread_of(api, subject)
-    _, second = customer_mail(subject, "Dodam, że to pilne.", to=to, sender=sender)
+    # Six days later, past the resend window (5 days) that would join it: a suggestion, not a merge.
+    _, second = customer_mail(
+        subject, "Dodam, że to pilne.", to=to, sender=sender, date="Mon, 30 Nov 2026 09:15:00 +0100"
+    )
     imap_account.append(second)
 
     def suggested():

@@ -39,8 +39,12 @@ async def test_notes_status_merge_undo_and_a_suggestion_from_the_ui(page, stack,
     imap_account.append(
         customer_mail(other, "Proszę o fakturę.", to=address, sender=f"Jan <jan{marker}@klient.pl>")[1]
     )
-    # The same customer again, same subject, before any answer: a merge suggestion.
-    imap_account.append(customer_mail(subject, "Dodam, że pilne.", to=address, sender=sender)[1])
+    # The same customer again, same subject, before any answer, six days later (past the 5-day resend
+    # window that would join it): a merge suggestion.
+    again = customer_mail(
+        subject, "Dodam, że pilne.", to=address, sender=sender, date="Mon, 30 Nov 2026 09:15:00 +0100"
+    )
+    imap_account.append(again[1])
 
     def threads() -> list[dict]:
         return (

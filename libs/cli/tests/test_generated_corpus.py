@@ -13,7 +13,7 @@ import pytest
 from responer_cli.import_cmd import incoming_mail
 from responer_ingest.domain import parse_mail
 from responer_routing.domain.system_mail import classify
-from responer_threading.domain import InMemoryThreadStore, MailFacts, thread_message
+from responer_threading.domain import InMemoryThreadStore, MailFacts, is_automatic, thread_message
 
 pytestmark = pytest.mark.unit
 CUSTOMER_KINDS = {"customer", "agent_reply"}
@@ -68,6 +68,7 @@ def test_generated_support_mail_threading_and_sorting(corpus, tmp_path):
             date=mail.date,
             direction="outbound" if outbound else "inbound",
             quoted_message_ids=mail.quoted_message_ids,
+            automatic=is_automatic(mail.headers, mail.part_types),  # as the service and the import set it
         )
         threads[item["seq"]] = (item["tenant"], thread_message(facts, store).thread_id)
         verdict = classify(incoming_mail(mail))

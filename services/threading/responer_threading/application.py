@@ -26,6 +26,7 @@ from responer_runtime.es import ResponerApplication
 from responer_threading.domain import ids
 from responer_threading.domain.aggregates import (
     CustomerThread,
+    MachineSender,
     MailboxPolicyRecord,
     MessageRef,
     OperationRecord,
@@ -54,6 +55,7 @@ class Memo:
 
     policies: dict[tuple[str, str], tuple[float, MailboxPolicy]] = field(default_factory=dict)
     domains: set[tuple[str, str]] = field(default_factory=set)
+    machine_senders: set[tuple[str, str]] = field(default_factory=set)
     pending_domains: list[tuple[str, str]] = field(default_factory=list)
 
     def saved(self) -> None:
@@ -146,6 +148,7 @@ class RepositoryThreadStore:
             status=thread.status,
             detached=thread.detached,
             last_outgoing_at=getattr(thread, "last_outgoing_at", None),
+            last_incoming_at=getattr(thread, "last_incoming_at", None),
         )
 
     def thread_by_number(self, tenant_id: str, number: int) -> ThreadInfo | None:
@@ -206,15 +209,34 @@ class RepositoryThreadStore:
 
     def _read_policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy:
         found = self._get(MailboxPolicyRecord, ids.policy_id(tenant_id, mailbox_id))
+        default = MailboxPolicy()
         if found is None:
-            return MailboxPolicy()
+            return default
+        resend, follow_up = getattr(found, "resend_days", 0), getattr(found, "follow_up_days", 0)
         return MailboxPolicy(
             subject_window=timedelta(days=found.window_days)
             if found.window_days > 0
-            else MailboxPolicy().subject_window,
+            else default.subject_window,
             reply_to_closed=found.reply_to_closed,
             own_domains=frozenset(found.own_domains),
+            resend_window=timedelta(days=resend) if resend > 0 else default.resend_window,
+            follow_up_window=timedelta(days=follow_up) if follow_up > 0 else default.follow_up_window,
         )
+
+    def machine_sender(self, tenant_id: str, address: str) -> bool:
+        # Only ever learnt, never forgotten: one known here is known in the store.
+        if (tenant_id, address) in self._memo.machine_senders:
+            return True
+        key = ids.machine_sender_id(tenant_id, address)
+        if self._get(MachineSender, key) is None:
+            return False
+        if key not in self._changed:  # stored, not only learnt in this unit (which may yet be discarded)
+            self._memo.machine_senders.add((tenant_id, address))
+        return True
+
+    def learn_machine_sender(self, tenant_id: str, address: str) -> None:
+        if self._get(MachineSender, ids.machine_sender_id(tenant_id, address)) is None:
+            self._keep(MachineSender(tenant_id=tenant_id, address=address))
 
     def tenant_domains(self, tenant_id: str) -> frozenset[str]:
         found = self._get(TenantDomains, ids.tenant_domains_id(tenant_id))
@@ -350,6 +372,8 @@ class RepositoryThreadStore:
             notes=notes,
             by_user_id=by_user_id,
             at=at,
+            last_outgoing_at=getattr(src, "last_outgoing_at", None),
+            last_incoming_at=getattr(src, "last_incoming_at", None),
         )
         record = OperationRecord(
             tenant_id=tenant_id,
@@ -983,11 +1007,18 @@ class ThreadingApplication(ResponerApplication):
         window_days: int,
         reply_to_closed: str,
         own_domains: list[str],
+        resend_days: int = 0,
+        follow_up_days: int = 0,
     ) -> MailboxPolicy:
         if reply_to_closed not in REPLY_TO_CLOSED:
             raise CommandError(f"reply_to_closed must be one of {', '.join(REPLY_TO_CLOSED)}")
-        if window_days < 0 or window_days > 365:
-            raise CommandError("the subject window is 0 (default) to 365 days")
+        for name, days in (
+            ("subject window", window_days),
+            ("resend window", resend_days),
+            ("follow-up window", follow_up_days),
+        ):
+            if days < 0 or days > 365:
+                raise CommandError(f"the {name} is 0 (default) to 365 days")
         domains = sorted({d.strip().casefold().lstrip("@") for d in own_domains if d.strip()})
 
         def work(store: RepositoryThreadStore) -> None:
@@ -999,9 +1030,17 @@ class ThreadingApplication(ResponerApplication):
                     window_days=window_days,
                     reply_to_closed=reply_to_closed,
                     own_domains=domains,
+                    resend_days=resend_days,
+                    follow_up_days=follow_up_days,
                 )
             else:
-                found.change(window_days=window_days, reply_to_closed=reply_to_closed, own_domains=domains)
+                found.change(
+                    window_days=window_days,
+                    reply_to_closed=reply_to_closed,
+                    own_domains=domains,
+                    resend_days=resend_days,
+                    follow_up_days=follow_up_days,
+                )
             store.keep(found)
 
         self._unit(work)

@@ -311,6 +311,8 @@ class ThreadingServicer(threading_pb2_grpc.ThreadingServiceServicer):
                 window_days=request.subject_window_days,
                 reply_to_closed=request.reply_to_closed or "reopen",
                 own_domains=list(request.own_domains),
+                resend_days=request.resend_window_days,
+                follow_up_days=request.follow_up_days,
             )
             return _policy_view(request.tenant_id, request.mailbox_id, policy)
 
@@ -324,4 +326,6 @@ def _policy_view(tenant_id: str, mailbox_id: str, policy: Any) -> threading_pb2.
         subject_window_days=policy.subject_window.days,
         reply_to_closed=policy.reply_to_closed,
         own_domains=sorted(policy.own_domains),
+        resend_window_days=policy.resend_window.days,
+        follow_up_days=policy.follow_up_window.days,
     )

@@ -102,9 +102,8 @@ class Thread(Aggregate):
             if address not in self.participants:
                 self.participants.append(address)
         self.has_outgoing = self.has_outgoing or direction == "outbound"
-        if direction == "outbound" and sent_at is not None:
-            last = getattr(self, "last_outgoing_at", None)
-            self.last_outgoing_at = max(last, sent_at) if last else sent_at
+        if sent_at is not None:
+            self._saw(direction, sent_at)
         self.members[str(responer_message_id)] = {
             "message_id": message_id,
             "direction": direction,
@@ -115,6 +114,12 @@ class Thread(Aggregate):
             "sent_at": sent_at.isoformat() if sent_at else "",
             "participants": list(participants),
         }
+
+    def _saw(self, direction: str, at: datetime) -> None:
+        # The latest mail each way: the resend and quiet-thread rules of decision.py read them.
+        name = "last_outgoing_at" if direction == "outbound" else "last_incoming_at"
+        last = getattr(self, name, None)
+        setattr(self, name, max(last, at) if last else at)
 
     @event("Merged")
     def merge_into(
@@ -157,9 +162,15 @@ class Thread(Aggregate):
         notes: dict[str, dict[str, Any]] | None = None,
         by_user_id: str = "",
         at: datetime | None = None,
+        last_outgoing_at: datetime | None = None,
+        last_incoming_at: datetime | None = None,
     ) -> None:
         self._state()
         self.merged_from.append(from_thread_id)
+        if last_outgoing_at is not None:
+            self._saw("outbound", last_outgoing_at)
+        if last_incoming_at is not None:
+            self._saw("inbound", last_incoming_at)
         for address in participants:
             if address not in self.participants:
                 self.participants.append(address)
@@ -259,6 +270,8 @@ class Thread(Aggregate):
                 if address not in self.participants:
                     self.participants.append(address)
             self.has_outgoing = self.has_outgoing or member.get("direction") == "outbound"
+            if member.get("sent_at"):
+                self._saw(member.get("direction", "inbound"), datetime.fromisoformat(member["sent_at"]))
         self.history.append(
             {
                 "kind": "split_from",
@@ -560,23 +573,54 @@ class MailboxPolicyRecord(Aggregate):
 
     @event("Set")
     def __init__(
-        self, tenant_id: str, mailbox_id: str, window_days: int, reply_to_closed: str, own_domains: list[str]
+        self,
+        tenant_id: str,
+        mailbox_id: str,
+        window_days: int,
+        reply_to_closed: str,
+        own_domains: list[str],
+        resend_days: int = 0,
+        follow_up_days: int = 0,
     ) -> None:
         self.tenant_id = tenant_id
         self.mailbox_id = mailbox_id
         self.window_days = window_days
         self.reply_to_closed = reply_to_closed
         self.own_domains = list(own_domains)
+        self.resend_days = resend_days
+        self.follow_up_days = follow_up_days
 
     @staticmethod
     def create_id(tenant_id: str, mailbox_id: str, **_: object) -> UUID:
         return ids.policy_id(tenant_id, mailbox_id)
 
     @event("Changed")
-    def change(self, window_days: int, reply_to_closed: str, own_domains: list[str]) -> None:
+    def change(
+        self,
+        window_days: int,
+        reply_to_closed: str,
+        own_domains: list[str],
+        resend_days: int = 0,
+        follow_up_days: int = 0,
+    ) -> None:
         self.window_days = window_days
         self.reply_to_closed = reply_to_closed
         self.own_domains = list(own_domains)
+        self.resend_days = resend_days
+        self.follow_up_days = follow_up_days
+
+
+class MachineSender(Aggregate):
+    """An address that started conversations with automatic mail: a system, not a person (decision._person)."""
+
+    @event("Learned")
+    def __init__(self, tenant_id: str, address: str) -> None:
+        self.tenant_id = tenant_id
+        self.address = address
+
+    @staticmethod
+    def create_id(tenant_id: str, address: str) -> UUID:
+        return ids.machine_sender_id(tenant_id, address)
 
 
 class TenantDomains(Aggregate):

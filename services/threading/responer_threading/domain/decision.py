@@ -18,11 +18,19 @@ Order, strongest first:
    forward, out-of-office replies): only for mail that looks like a reply, same normalised subject,
    same customer address, same mailbox, within the mailbox's window (14 days by default). A subject
    alone never joins two customers' mail.
-5. `new_thread` - and when the same customer already has an unanswered thread in this mailbox, a merge
-   suggestion on the new one (one action for an agent to accept); never a silent merge.
+5. `resend` - a fresh mail (no reply headers, no reply prefix) from the same customer to the same
+   mailbox with the same normalised subject, while their thread there has no answer of ours yet and
+   within the mailbox's resend window (5 days by default) of their last mail in it: the same question
+   asked again, which Gmail threads the same way. Never across customers (a generic "Invoice" from two
+   people stays apart), never for automatic mail or system senders; a split undoes it.
+6. `new_thread` - and when the same customer's unanswered thread with the same subject is older than
+   the resend window (within the subject window), a merge suggestion on the new one (one action for an
+   agent to accept); never a silent merge.
 
-A reply to a closed thread reopens it, or starts a new thread (`closed_thread`) when the mailbox's
-policy says so.
+After the signal, the mailbox's policies: a person's reply to a thread quiet for longer than the
+follow-up window since we answered (14 days by default) starts a new thread with a merge suggestion
+back (`quiet_thread`, a helpdesk's "follow-up after N days is a new ticket"); a reply to a closed
+thread reopens it, or starts a new thread (`closed_thread`) when the mailbox's policy says so.
 """
 
 from __future__ import annotations
@@ -37,8 +45,15 @@ from responer_threading.domain.ports import SubjectKey, ThreadIndex, ThreadInfo
 from responer_threading.domain.subjects import has_reply_prefix, normalise_subject, thread_tag
 
 # Machine senders write many unrelated "new" mails in a row; suggesting merges of those is noise.
-_MACHINE_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|notifications?)\b", re.I)
+# (Also when the mail carries no automatic headers: `billing-noreply@`, `alerts@`.)
+_MACHINE_SENDER = re.compile(
+    r"^(?:[^@]*[-_.+])?(?:no-?reply|do-?not-?reply)\b"
+    r"|^(?:mailer-daemon|postmaster|notifications?|notify|alerts?|monitoring|bounces?)\b",
+    re.I,
+)
 _REFERENCE_SIGNALS = ("own_message_id", "references", "in_reply_to")
+# The signals by which a person's mail joins a conversation (not an id we hold, not a machine's echo).
+_CUSTOMER_JOINS = (*_REFERENCE_SIGNALS, "thread_tag", "subject", "resend")
 # "One more thing" to an answer they already replied to comes within hours; days later it is new.
 STALE_AFTER = timedelta(hours=24)
 # Out-of-office replies come within seconds to minutes of our mail; a person writing takes longer.
@@ -103,6 +118,9 @@ def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
     if facts.direction == "outbound":
         return _renamed_by_reply(facts, index, decision) or decision
     info = index.thread(facts.tenant_id, decision.thread_id)
+    quiet = _quiet_thread(facts, index, decision, info)
+    if quiet is not None:
+        return quiet
     stale = _stale_reply(facts, index, decision, info)
     if stale is not None:
         return stale
@@ -150,6 +168,38 @@ def _renamed_by_reply(facts: MailFacts, index: ThreadIndex, decision: Decision) 
         notes=(f"our reply names a new matter {ours!r}: split from #{info.number}",),
         detached=True,
         split_off=(parent_id,),
+    )
+
+
+def _quiet_thread(
+    facts: MailFacts, index: ThreadIndex, decision: Decision, info: ThreadInfo | None
+) -> Decision | None:
+    """A customer writing into a conversation that has been quiet since we answered: a new matter.
+
+    Customers keep our last answer in their inbox and hit Reply on it weeks later to ask about
+    something else, often keeping "Re: <old subject>". Helpdesks answer this with a follow-up policy
+    (Zendesk closes solved tickets after days and makes a reply a follow-up ticket; Zammad's
+    "new ticket after N days"). Past the mailbox's follow-up window (14 days by default) the reply
+    starts a thread of its own with a merge suggestion back. Only where we answered: a thread we never
+    answered is still waiting for us, and mailing lists answer months later by design.
+    """
+    if decision.signal not in _CUSTOMER_JOINS or info is None or facts.automatic or not info.has_outgoing:
+        return None
+    last = info.last_at
+    if last is None or facts.date is None:
+        return None
+    window = index.policy(facts.tenant_id, facts.mailbox_id).follow_up_window
+    if facts.date - last <= window:
+        return None
+    return Decision(
+        "quiet_thread",
+        None,
+        notes=(
+            *decision.notes,
+            f"#{info.number} was quiet for {(facts.date - last).days} days after our answer: merge suggested",
+        ),
+        detached=True,
+        suggest_merge_into=info.thread_id,
     )
 
 
@@ -274,6 +324,17 @@ def _decide(facts: MailFacts, index: ThreadIndex) -> Decision:
             if info and (prefixed or info.has_outgoing):
                 return Decision("subject", info.thread_id, notes=(*notes, f"subject {key.subject!r}"))
 
+    again = _resend(facts, index)
+    if again is not None:
+        return Decision(
+            "resend",
+            again.thread_id,
+            notes=(
+                *notes,
+                f"the same question again ({normalise_subject(facts.subject)!r}) before our answer in #{again.number}",
+            ),
+        )
+
     auto = _auto_reply_to_our_mail(facts, index)
     if auto is not None:
         return Decision(
@@ -302,12 +363,50 @@ def _auto_reply_to_our_mail(facts: MailFacts, index: ThreadIndex) -> ThreadInfo 
     return resolve(index, facts.tenant_id, hit[0])
 
 
-def _earlier_unanswered(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:
+def _person(facts: MailFacts, index: ThreadIndex) -> bool:
+    """Inbound mail a person wrote: not automatic, not from a system address or a learnt system sender."""
     customer = facts.customer
     if facts.direction == "outbound" or facts.automatic or not customer or _MACHINE_SENDER.match(customer):
+        return False
+    return not index.machine_sender(facts.tenant_id, customer)
+
+
+def _resend(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:
+    """The same customer sends the same question again (same subject, no reply headers) before we answered.
+
+    People who get no answer write again: a fresh mail, the subject typed or pasted the same, no
+    reply prefix, no In-Reply-To. Gmail threads these as one conversation, and an agent wants them together (answering
+    one of two tickets about the same question leaves the other open). Only the same sender, same
+    mailbox, same non-empty normalised subject, a thread with no answer of ours yet, and within the
+    mailbox's resend window (5 days by default) of that customer's last message there; a generic
+    subject ("Invoice") is safe because the sender is the same. A split undoes it.
+    """
+    # A reply prefix makes it a reply that lost its headers: the subject fallback's, with its window.
+    if (
+        linked_ids(facts)
+        or has_reply_prefix(facts.subject)
+        or facts.date is None
+        or not _person(facts, index)
+    ):
         return None
     key = subject_key(facts)
-    hit = index.customer_thread(facts.tenant_id, facts.mailbox_id, customer)
+    hit = index.subject_thread(key) if key is not None else None
+    if hit is None:
+        return None
+    info = resolve(index, facts.tenant_id, hit[0])
+    if info is None or info.has_outgoing or info.status == "closed" or info.last_incoming_at is None:
+        return None
+    window = index.policy(facts.tenant_id, facts.mailbox_id).resend_window
+    if abs(facts.date - info.last_incoming_at) > window:
+        return None
+    return info
+
+
+def _earlier_unanswered(facts: MailFacts, index: ThreadIndex) -> ThreadInfo | None:
+    if not _person(facts, index):
+        return None
+    key = subject_key(facts)
+    hit = index.subject_thread(key) if key is not None else None
     if hit is None or facts.date is None:
         return None
     if abs(facts.date - hit[1]) > index.policy(facts.tenant_id, facts.mailbox_id).subject_window:

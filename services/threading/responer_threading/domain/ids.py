@@ -50,5 +50,9 @@ def operation_id(tenant_id: str, kind: str, op_id: str) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"{kind}:{op_id}")
 
 
+def machine_sender_id(tenant_id: str, address: str) -> UUID:
+    return uuid5(tenant_namespace(tenant_id), f"machine-sender:{address}")
+
+
 def recipient_key_id(tenant_id: str, mailbox_id: str, address: str) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"recipient:{mailbox_id}\x00{address}")

@@ -26,6 +26,7 @@ class InMemoryThreadStore:
     policies: dict[tuple[str, str], MailboxPolicy] = field(default_factory=dict)
     domains: dict[str, frozenset[str]] = field(default_factory=dict)
     suggestions: dict[UUID, UUID] = field(default_factory=dict)  # new thread -> suggested target
+    machine_senders: set[tuple[str, str]] = field(default_factory=set)
 
     def message(self, tenant_id: str, message_id: str) -> MessageRef | None:
         return self.messages.get((tenant_id, message_id))
@@ -77,14 +78,17 @@ class InMemoryThreadStore:
     def attach(self, thread_id: UUID, facts: MailFacts, signal: str, payload: bytes) -> None:
         key = (facts.tenant_id, thread_id)
         info = self.threads[key]
-        outgoing_at = info.last_outgoing_at
-        if facts.direction == "outbound" and facts.date is not None:
-            outgoing_at = max(outgoing_at, facts.date) if outgoing_at else facts.date
+        outgoing_at, incoming_at = info.last_outgoing_at, info.last_incoming_at
+        if facts.direction == "outbound":
+            outgoing_at = _latest(outgoing_at, facts.date)
+        else:
+            incoming_at = _latest(incoming_at, facts.date)
         self.threads[key] = replace(
             info,
             participants=info.participants | set(facts.participants),
             has_outgoing=info.has_outgoing or facts.direction == "outbound",
             last_outgoing_at=outgoing_at,
+            last_incoming_at=incoming_at,
         )
         self.attached.setdefault(thread_id, []).append((facts.responer_message_id, signal))
 
@@ -106,12 +110,22 @@ class InMemoryThreadStore:
         self.messages[(tenant_id, message_id)] = replace(ref, answered=True)
 
     def move_messages(self, tenant_id: str, message_ids: tuple[str, ...], source: UUID, target: UUID) -> None:
+        src, dst = self.threads[(tenant_id, source)], self.threads[(tenant_id, target)]
+        outgoing_at, incoming_at = dst.last_outgoing_at, dst.last_incoming_at
         for mid in message_ids:
             ref = self.messages.get((tenant_id, mid))
             if ref is not None:
                 self.messages[(tenant_id, mid)] = replace(ref, thread_id=target)
-        src, dst = self.threads[(tenant_id, source)], self.threads[(tenant_id, target)]
-        self.threads[(tenant_id, target)] = replace(dst, participants=dst.participants | src.participants)
+                if ref.outgoing:
+                    outgoing_at = _latest(outgoing_at, ref.at)
+                else:
+                    incoming_at = _latest(incoming_at, ref.at)
+        self.threads[(tenant_id, target)] = replace(
+            dst,
+            participants=dst.participants | src.participants,
+            last_outgoing_at=outgoing_at,
+            last_incoming_at=incoming_at,
+        )
 
     def add_ghost(self, tenant_id: str, message_id: str, thread_id: UUID) -> None:
         self.messages.setdefault((tenant_id, message_id), MessageRef(thread_id, ghost=True, outgoing=False))
@@ -124,6 +138,8 @@ class InMemoryThreadStore:
             dst,
             participants=dst.participants | src.participants,
             has_outgoing=dst.has_outgoing or src.has_outgoing,
+            last_outgoing_at=_latest(dst.last_outgoing_at, src.last_outgoing_at),
+            last_incoming_at=_latest(dst.last_incoming_at, src.last_incoming_at),
         )
 
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None:
@@ -137,6 +153,12 @@ class InMemoryThreadStore:
         current = self.customers.get((tenant_id, mailbox_id, customer))
         if current is None or at >= current[1]:
             self.customers[(tenant_id, mailbox_id, customer)] = (thread_id, at)
+
+    def machine_sender(self, tenant_id: str, address: str) -> bool:
+        return (tenant_id, address) in self.machine_senders
+
+    def learn_machine_sender(self, tenant_id: str, address: str) -> None:
+        self.machine_senders.add((tenant_id, address))
 
     def learn_domain(self, tenant_id: str, domain: str) -> None:
         known = self.domains.get(tenant_id, frozenset())
@@ -160,3 +182,9 @@ class InMemoryThreadStore:
         info = resolve(self, tenant_id, thread_id)
         assert info is not None
         return info
+
+
+def _latest(current: datetime | None, at: datetime | None) -> datetime | None:
+    if current is None:
+        return at
+    return current if at is None else max(current, at)

@@ -14,6 +14,12 @@ from uuid import UUID
 from responer_threading.domain.facts import MailFacts, ThreadingResult
 
 DEFAULT_SUBJECT_WINDOW = timedelta(days=14)
+# A customer with no answer yet writes the same question again within a working week (a Friday
+# question nudged by Wednesday); later than that the same subject is as likely a new matter.
+DEFAULT_RESEND_WINDOW = timedelta(days=5)
+# Two weeks of silence after we answered is a finished conversation (people reply after a two-week
+# holiday, rarely later); a reply on it after that is usually a new matter (decision._quiet_thread).
+DEFAULT_FOLLOW_UP_WINDOW = timedelta(days=14)
 REPLY_TO_CLOSED = ("reopen", "new_thread")
 STATUSES = ("open", "pending", "closed")
 
@@ -43,6 +49,13 @@ class ThreadInfo:
     # as a reply, a split): References must not silently merge it back.
     detached: bool = False
     last_outgoing_at: datetime | None = None
+    last_incoming_at: datetime | None = None
+
+    @property
+    def last_at(self) -> datetime | None:
+        """When the thread last had mail, either way."""
+        times = [t for t in (self.last_incoming_at, self.last_outgoing_at) if t is not None]
+        return max(times) if times else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,8 @@ class MailboxPolicy:
     subject_window: timedelta = DEFAULT_SUBJECT_WINDOW
     reply_to_closed: str = "reopen"  # reopen | new_thread
     own_domains: frozenset[str] = frozenset()
+    resend_window: timedelta = DEFAULT_RESEND_WINDOW
+    follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW
 
 
 class ThreadIndex(Protocol):
@@ -75,6 +90,10 @@ class ThreadIndex(Protocol):
 
     def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
         """The thread we last wrote to this address from, and when."""
+        ...
+
+    def machine_sender(self, tenant_id: str, address: str) -> bool:
+        """This address has started conversations with automatic mail (a system, not a person)."""
         ...
 
     def policy(self, tenant_id: str, mailbox_id: str) -> MailboxPolicy: ...
@@ -120,6 +139,8 @@ class ThreadStore(ThreadIndex, Protocol):
     ) -> None: ...
 
     def learn_domain(self, tenant_id: str, domain: str) -> None: ...
+
+    def learn_machine_sender(self, tenant_id: str, address: str) -> None: ...
 
     def reopen(self, tenant_id: str, thread_id: UUID, message_id: str, at: datetime | None) -> None: ...
 

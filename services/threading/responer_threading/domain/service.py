@@ -50,6 +50,18 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
             store.touch_recipient(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
         if new_thread and facts.direction == "inbound" and facts.customer:
             store.touch_customer(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
+    # A sender whose automatic mail starts conversations, and whom we never wrote to, is a system
+    # (alerts, e-invoicing, shop notifications): its repeats are not a person asking again. A
+    # customer's own out-of-office answers mail we sent them, so it never marks them.
+    if (
+        decision.signal == "new_thread"
+        and facts.automatic
+        and facts.direction == "inbound"
+        and facts.from_email
+        and store.recipient_thread(tenant, facts.mailbox_id, facts.from_email) is None
+        and not store.machine_sender(tenant, facts.from_email)
+    ):
+        store.learn_machine_sender(tenant, facts.from_email)
     if facts.mailbox_address:
         store.learn_domain(tenant, facts.mailbox_address.rpartition("@")[2].casefold())
     if decision.suggest_merge_into is not None:

@@ -12,7 +12,7 @@ from eventsourcing.persistence import Tracking
 from psycopg import sql
 from responer_runtime.esenv import ensure_schema, eventsourcing_env
 from responer_threading.application import ThreadingApplication
-from responer_threading.domain import MailFacts
+from responer_threading.domain import InMemoryThreadStore, MailFacts, thread_message
 from responer_threading.domain.aggregates import Thread
 
 pytestmark = pytest.mark.integration
@@ -136,3 +136,59 @@ def test_numbers_continue_in_a_new_application_instance(app, app_env):
         )
     finally:
         second.close()
+
+
+def _mail(message_id, at_hours, *, subject, sender="anna@example.com", irt=(), outbound=False, **kw):
+    return MailFacts(
+        tenant_id="acme",
+        mailbox_id="support",
+        responer_message_id=uuid.uuid5(uuid.NAMESPACE_URL, message_id),
+        message_id=message_id,
+        in_reply_to=tuple(irt),
+        references=tuple(irt),
+        subject=subject,
+        from_email="support@acme.example" if outbound else sender,
+        to=(sender,) if outbound else ("support@acme.example",),
+        date=T0 + timedelta(hours=at_hours),
+        direction="outbound" if outbound else "inbound",
+        mailbox_address="support@acme.example",
+        **kw,
+    )
+
+
+# Every rule that reads the store's lookups (resend: unanswered thread and its last customer mail;
+# quiet_thread: last mail either way, kept across merges and splits; learnt system senders).
+SCRIPT = [
+    _mail("a1", 0, subject="Parcel"),
+    _mail("a2", 30, subject="parcel"),  # resend
+    _mail("s1", 1, subject="API down", sender="alerts@status.example", automatic=True),
+    _mail("s2", 2, subject="API down", sender="alerts@status.example"),  # learnt system: apart
+    _mail("o1", 40, subject="Re: Parcel", irt=["a2"], outbound=True),
+    _mail("a3", 41, subject="Parcel"),  # answered now: no resend
+    _mail("b1", 50, subject="Refund", sender="bob@example.com"),
+    _mail(
+        "b2", 51, subject="Re: Refund", sender="bob@example.com", irt=["b1", "a1"]
+    ),  # merges a1's thread in
+    _mail("o2", 52, subject="Re: Refund", irt=["b2"], outbound=True, sender="bob@example.com"),
+    _mail("b3", 60, subject="Re: Refund", sender="bob@example.com", irt=["o2"]),
+    _mail(
+        "o3", 61, subject="Re: Broken invoice", irt=["b3"], outbound=True, sender="bob@example.com"
+    ),  # split
+    _mail("b4", 61 + 15 * 24, subject="Re: Broken invoice", sender="bob@example.com", irt=["o3"]),  # quiet
+    _mail("b5", 62 + 15 * 24, subject="Re: Refund", sender="bob@example.com", irt=["o2"]),  # quiet too
+    _mail("b6", 63 + 15 * 24, subject="Refund", sender="bob@example.com"),  # answered long ago: new
+]
+
+
+def test_postgres_store_decides_like_the_in_memory_store(app):
+    memory = InMemoryThreadStore()
+    expected = [thread_message(m, memory) for m in SCRIPT]
+    got = [app.thread_message(m, b"") for m in SCRIPT]
+    assert [(r.signal, r.thread_number, r.new_thread, r.merged_thread_ids) for r in got] == [
+        (r.signal, r.thread_number, r.new_thread, r.merged_thread_ids) for r in expected
+    ]
+    assert [r.merge_suggested_into for r in got] == [r.merge_suggested_into for r in expected]
+    signals = [r.signal for r in got]
+    assert {"resend", "quiet_thread", "renamed_by_reply"} <= set(signals)
+    assert signals[1] == "resend" and signals[3] == "new_thread" and signals[5] == "new_thread"
+    assert signals[11] == signals[12] == "quiet_thread"

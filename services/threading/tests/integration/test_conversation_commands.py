@@ -200,6 +200,39 @@ def test_mailbox_policy_reply_to_closed_starts_a_new_thread_and_window_length(ap
         app.set_policy(TENANT, "support", window_days=3, reply_to_closed="sometimes", own_domains=[])
 
 
+def test_mailbox_policy_sets_the_resend_and_follow_up_windows(app):
+    assert (
+        app.get_policy(TENANT, "support").resend_window,
+        app.get_policy(TENANT, "support").follow_up_window,
+    ) == (
+        timedelta(days=5),
+        timedelta(days=14),
+    )
+    policy = app.set_policy(
+        TENANT,
+        "support",
+        window_days=0,
+        reply_to_closed="reopen",
+        own_domains=[],
+        resend_days=1,
+        follow_up_days=3,
+    )
+    assert (policy.resend_window, policy.follow_up_window) == (timedelta(days=1), timedelta(days=3))
+    a = app.thread_message(mail("a@x", subject="Parcel"), b"")
+    resend = app.thread_message(mail("b@x", subject="Parcel", at=T0 + timedelta(hours=20)), b"")
+    late = app.thread_message(mail("c@x", subject="Parcel", at=T0 + timedelta(days=3)), b"")
+    assert (resend.thread_id, resend.signal) == (a.thread_id, "resend")
+    assert late.new_thread and late.merge_suggested_into == a.thread_id
+    app.thread_message(ours("o@x", irt="c@x", subject="Re: Parcel", at=T0 + timedelta(days=3, hours=1)), b"")
+    quiet = app.thread_message(mail("d@x", irt=["o@x"], subject="Re: Parcel", at=T0 + timedelta(days=7)), b"")
+    assert (quiet.signal, quiet.merge_suggested_into) == ("quiet_thread", late.thread_id)
+    assert published(app, events_pb2.MergeSuggested)[-1].target_thread_id == str(late.thread_id)
+    with pytest.raises(CommandError):
+        app.set_policy(
+            TENANT, "support", window_days=0, reply_to_closed="reopen", own_domains=[], follow_up_days=400
+        )
+
+
 def test_notes_add_edit_delete_with_mentions_and_events(app):
     a = app.thread_message(mail("a@x"), b"")
     note = str(uuid.uuid4())
@@ -219,7 +252,8 @@ def test_notes_add_edit_delete_with_mentions_and_events(app):
 
 def test_customer_writing_twice_gets_a_merge_suggestion_accepted_in_one_action(app):
     first = app.thread_message(mail("a@x", subject="Parcel missing"), b"")
-    second = app.thread_message(mail("b@x", subject="Parcel missing", at=T0 + timedelta(hours=1)), b"")
+    # Six days later: past the resend window (5 days) that would join it, so a suggestion.
+    second = app.thread_message(mail("b@x", subject="Parcel missing", at=T0 + timedelta(days=6)), b"")
     assert second.new_thread and second.merge_suggested_into == first.thread_id  # never silently merged
     thread = app.get_thread(second.thread_id)
     ((suggestion_id, suggestion),) = thread.suggestions.items()

@@ -118,8 +118,8 @@ def test_bounce_quoting_our_message_joins_its_thread(store):
 
 
 def test_subject_fallback_only_for_replies_same_customer_within_window(store):
-    a = thread_message(facts("a@x"), store)
-    no_prefix = thread_message(facts("n@x", at=T0 + timedelta(days=1)), store)
+    a, _ = run(store, facts("a@x"), ours("ours@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    no_prefix = thread_message(facts("n@x", at=T0 + timedelta(days=1)), store)  # answered: no resend
     other_customer = thread_message(facts("o@x", subject="Re: Order 12", sender="bob@y"), store)
     other_mailbox = thread_message(facts("m@x", subject="Re: Order 12", mailbox="sales"), store)
     reply = thread_message(facts("r@x", subject="Odp: order 12", at=T0 + timedelta(days=2)), store)
@@ -243,16 +243,115 @@ def test_out_of_office_without_headers_joins_the_thread_we_just_wrote_from(store
     assert late.new_thread
 
 
-def test_customer_writing_again_before_an_answer_gets_a_suggestion_not_a_merge(store):
+def test_same_question_again_before_an_answer_joins_as_a_resend(store):
     a = thread_message(facts("a@x", subject="Parcel"), store)
-    b = thread_message(facts("b@x", subject="Parcel", at=T0 + timedelta(hours=1)), store)
-    assert b.new_thread and b.merge_suggested_into == a.thread_id
-    other = thread_message(facts("c@x", subject="Another thing", at=T0 + timedelta(hours=2)), store)
-    assert other.merge_suggested_into is None  # a different subject is not the same matter
-    machine = thread_message(
-        facts("d@x", subject="Parcel", automatic=True, at=T0 + timedelta(hours=3)), store
+    again = thread_message(facts("b@x", subject="parcel ", at=T0 + timedelta(days=2)), store)
+    assert (again.thread_id, again.signal, again.new_thread) == (a.thread_id, "resend", False)
+    # The window counts from the customer's last message, so a third nudge days later still joins.
+    third = thread_message(facts("c@x", subject="Parcel", at=T0 + timedelta(days=6)), store)
+    assert (third.thread_id, third.signal) == (a.thread_id, "resend")
+
+
+def test_a_generic_subject_resent_joins_only_the_same_customers_thread(store):
+    anna = thread_message(facts("a@x", subject="Invoice"), store)
+    bob = thread_message(facts("b@x", subject="Invoice", sender="bob@y", at=T0 + timedelta(hours=1)), store)
+    assert bob.new_thread and bob.merge_suggested_into is None
+    again = thread_message(facts("c@x", subject="Invoice", at=T0 + timedelta(hours=2)), store)
+    bob_again = thread_message(
+        facts("d@x", subject="Invoice", sender="bob@y", at=T0 + timedelta(hours=3)), store
     )
-    assert machine.merge_suggested_into is None
+    assert (again.thread_id, again.signal) == (anna.thread_id, "resend")
+    assert (bob_again.thread_id, bob_again.signal) == (bob.thread_id, "resend")
+
+
+def test_no_resend_after_our_answer_outside_the_window_or_with_another_subject(store):
+    a = thread_message(facts("a@x", subject="Parcel"), store)
+    other = thread_message(facts("o@x", subject="Another thing", at=T0 + timedelta(hours=2)), store)
+    assert other.new_thread and other.merge_suggested_into is None  # a different subject: another matter
+    late = thread_message(facts("l@x", subject="Parcel", at=T0 + timedelta(days=8)), store)
+    # Past the resend window (5 days), within the subject window: a suggestion, never a silent merge.
+    assert late.new_thread and late.merge_suggested_into == a.thread_id
+
+    b = thread_message(facts("b@x", subject="Delivery", at=T0 + timedelta(days=10)), store)
+    thread_message(
+        ours("ob@x", irt="b@x", subject="Re: Delivery", at=T0 + timedelta(days=10, hours=1)), store
+    )
+    after_answer = thread_message(facts("b2@x", subject="Delivery", at=T0 + timedelta(days=11)), store)
+    assert after_answer.new_thread and after_answer.thread_id != b.thread_id
+
+
+def test_automatic_mail_and_system_senders_never_resend(store):
+    thread_message(facts("a@x", subject="Parcel"), store)
+    machine = thread_message(
+        facts("m@x", subject="Parcel", automatic=True, at=T0 + timedelta(hours=1)), store
+    )
+    assert machine.new_thread and machine.merge_suggested_into is None
+    # A sender whose automatic mail starts conversations is a system: its unmarked repeats stay apart.
+    alert = "monitor@status.example"
+    first = thread_message(facts("s1@x", subject="API down", sender=alert, automatic=True), store)
+    unmarked = thread_message(
+        facts("s2@x", subject="API down", sender=alert, at=T0 + timedelta(hours=2)), store
+    )
+    assert first.new_thread and unmarked.new_thread and unmarked.thread_id != first.thread_id
+    assert store.machine_sender("acme", alert)
+
+
+def test_a_customers_own_out_of_office_does_not_make_them_a_system(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    thread_message(
+        facts("ooo@x", subject="Urlop", automatic=True, at=T0 + timedelta(days=1)), store
+    )  # too late for auto_reply: a new thread, but we wrote to this address
+    assert not store.machine_sender("acme", "anna@example.com")
+
+
+def test_reply_after_the_follow_up_window_of_a_quiet_thread_starts_a_new_one(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    late = thread_message(
+        facts("n@x", irt=["o@x"], refs=["a@x", "o@x"], subject="Re: Order 12", at=T0 + timedelta(days=16)),
+        store,
+    )
+    assert (late.signal, late.new_thread, late.merge_suggested_into) == ("quiet_thread", True, a.thread_id)
+    # The new conversation goes on in its own thread; nothing merges it back.
+    answer = thread_message(ours("o2@x", irt="n@x", at=T0 + timedelta(days=16, hours=2)), store)
+    assert answer.thread_id == late.thread_id and not answer.merged_thread_ids
+
+
+def test_quiet_thread_near_misses_stay_in_the_thread(store):
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    within = thread_message(
+        facts("r@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(days=13)), store
+    )
+    assert within.thread_id == a.thread_id
+    # Quiet counts from the last message either way: thirteen more days after that reply is still in time.
+    again = thread_message(
+        facts("r2@x", irt=["r@x"], subject="Re: Order 12", at=T0 + timedelta(days=26)), store
+    )
+    assert again.thread_id == a.thread_id
+    machine = thread_message(
+        facts("ar@x", irt=["o@x"], subject="Re: Order 12", automatic=True, at=T0 + timedelta(days=60)), store
+    )
+    assert machine.thread_id == a.thread_id  # automatic mail is no new matter
+    # Never answered: the customer is still waiting for us, however long it has been.
+    b = thread_message(facts("b@x", subject="Refund", sender="bob@y"), store)
+    nudge = thread_message(
+        facts("b2@x", irt=["b@x"], subject="Re: Refund", sender="bob@y", at=T0 + timedelta(days=40)), store
+    )
+    assert nudge.thread_id == b.thread_id
+
+
+def test_follow_up_and_resend_windows_are_mailbox_policy(store):
+    from responer_threading.domain.ports import MailboxPolicy
+
+    store.policies[("acme", "support")] = MailboxPolicy(
+        follow_up_window=timedelta(days=3), resend_window=timedelta(hours=12)
+    )
+    a, _ = run(store, facts("a@x"), ours("o@x", irt="a@x", at=T0 + timedelta(hours=1)))
+    late = thread_message(facts("r@x", irt=["o@x"], subject="Re: Order 12", at=T0 + timedelta(days=4)), store)
+    assert late.signal == "quiet_thread" and late.merge_suggested_into == a.thread_id
+    p = thread_message(facts("p@x", subject="Parcel", at=T0 + timedelta(days=5)), store)
+    resend = thread_message(facts("p2@x", subject="Parcel", at=T0 + timedelta(days=5, hours=11)), store)
+    too_late = thread_message(facts("p3@x", subject="Parcel", at=T0 + timedelta(days=6, hours=12)), store)
+    assert resend.thread_id == p.thread_id and too_late.new_thread
 
 
 def test_reply_to_closed_thread_reopens_or_starts_new_by_policy(store):

@@ -32,25 +32,27 @@ def figures(corpus, tmp_path_factory):
     return quality.measure(truth, quality.facts_of(maildir, truth))
 
 
-def test_generated_mail_threads_with_the_acceptance_precision_and_recall(figures):
+def test_generated_mail_threads_with_the_acceptance_recall(figures):
     quality = _bench("threading_quality")
     print({k: v for k, v in figures.items() if k not in ("examples", "missed", "intruders")})
     assert figures["generic_subject_false_merges"] == 0
-    # Recall counts the merge suggestions an agent accepts (one action each; never silent merges),
-    # precision what threading decided on its own. Guards below the acceptance line catch regressions;
-    # the acceptance line itself is the next test, expected to fail until it holds.
-    assert figures["recall_judged"] >= quality.MIN_RECALL
-    assert figures["precision"] >= 0.985 and figures["precision_judged"] >= 0.985
+    # Recall as decided, without counting any merge suggestion an agent would accept: resends of the
+    # same question join (decision._resend), so customers who write twice no longer split conversations.
+    assert figures["recall"] >= quality.MIN_RECALL
+    # A guard below the acceptance line for precision, which is the next test. On this sample one
+    # conversation the generator labels separate is a resend by the rule (the same customer, the same
+    # subject 3.5 hours after their last mail, no answer yet) and takes 0.008 of it.
+    assert figures["precision"] >= 0.98 and figures["precision_judged"] >= 0.98
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="precision 0.990 on this sample, 0.993 at 20k: new topics sent as "
-    "replies with the old subject kept are told apart only by their text (docs/benchmarks.md)",
+    reason="precision 0.981 on this sample, 0.989-0.993 at 20k: a new matter sent as Reply on our last "
+    "answer with the old subject, within days, has no header or timing evidence (docs/benchmarks.md)",
 )
 def test_generated_mail_meets_the_acceptance_precision(figures):
     quality = _bench("threading_quality")
-    assert figures["precision"] >= quality.MIN_PRECISION and figures["recall"] >= quality.MIN_RECALL
+    assert figures["precision"] >= quality.MIN_PRECISION
 
 
 def test_usrp_users_keeps_every_header_based_grouping(corpus):

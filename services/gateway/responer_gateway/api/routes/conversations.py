@@ -70,6 +70,8 @@ class PolicyUpdate(BaseModel):
     subject_window_days: int = Field(default=0, ge=0, le=365, description="0: the default, 14 days")
     reply_to_closed: Literal["reopen", "new_thread"] = "reopen"
     own_domains: list[str] = Field(default_factory=list, max_length=50)
+    resend_window_days: int = Field(default=0, ge=0, le=365, description="0: the default, 5 days")
+    follow_up_days: int = Field(default=0, ge=0, le=365, description="0: the default, 14 days")
 
 
 def _dict(message: object) -> dict:
@@ -328,6 +330,8 @@ async def set_threading_policy(
             subject_window_days=body.subject_window_days,
             reply_to_closed=body.reply_to_closed,
             own_domains=body.own_domains,
+            resend_window_days=body.resend_window_days,
+            follow_up_days=body.follow_up_days,
         ),
         timeout=ctx.timeout,
     )
