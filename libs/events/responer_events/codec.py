@@ -52,6 +52,8 @@ EVENT_SUBJECTS: dict[type[Message], str] = {
     events_pb2.UserAdded: "gateway.user.added",
     events_pb2.GroupChanged: "gateway.group.changed",
     events_pb2.AgentAvailabilityChanged: "gateway.agent.availability_changed",
+    events_pb2.ThreadRead: "gateway.thread.read",
+    events_pb2.ThreadMarkedUnread: "gateway.thread.marked_unread",
 }
 
 STREAMS = ("ingest", "threading", "routing", "outbox", "gateway")
