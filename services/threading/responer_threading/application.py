@@ -25,7 +25,6 @@ from responer_runtime.es import ResponerApplication
 
 from responer_threading.domain import ids
 from responer_threading.domain.aggregates import (
-    CustomerThread,
     MachineSender,
     MailboxPolicyRecord,
     MessageRef,
@@ -156,10 +155,6 @@ class RepositoryThreadStore:
 
     def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None:
         found = self._get(SubjectThread, _subject_id(key))
-        return (found.thread_id, found.last_at) if found else None
-
-    def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
-        found = self._get(CustomerThread, ids.customer_key_id(tenant_id, mailbox_id, customer))
         return (found.thread_id, found.last_at) if found else None
 
     def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
@@ -467,20 +462,6 @@ class RepositoryThreadStore:
             thread_id,
             at,
             newer=found is not None and (found.thread_id != thread_id or at > found.last_at),
-        )
-
-    def touch_customer(
-        self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
-    ) -> None:
-        found = self._get(CustomerThread, ids.customer_key_id(tenant_id, mailbox_id, customer))
-        self._touch_latest(
-            found,
-            lambda: CustomerThread(
-                tenant_id=tenant_id, mailbox_id=mailbox_id, customer=customer, thread_id=thread_id, last_at=at
-            ),
-            thread_id,
-            at,
-            newer=found is not None and at >= found.last_at,
         )
 
     def learn_domain(self, tenant_id: str, domain: str) -> None:

@@ -529,7 +529,8 @@ class SubjectThread(Aggregate):
 
 
 class CustomerThread(Aggregate):
-    """(tenant, mailbox, customer) -> the latest thread the customer started there (merge suggestions)."""
+    """(tenant, mailbox, customer) -> the latest thread the customer started there. No longer written or
+    read (merge suggestions and resends look up the subject key); kept so that stored events still load."""
 
     @event("Registered")
     def __init__(

@@ -18,7 +18,6 @@ class InMemoryThreadStore:
     numbers: dict[tuple[str, int], UUID] = field(default_factory=dict)
     messages: dict[tuple[str, str], MessageRef] = field(default_factory=dict)
     subjects: dict[SubjectKey, tuple[UUID, datetime]] = field(default_factory=dict)
-    customers: dict[tuple[str, str, str], tuple[UUID, datetime]] = field(default_factory=dict)
     recipients: dict[tuple[str, str, str], tuple[UUID, datetime]] = field(default_factory=dict)
     results: dict[tuple[str, UUID], ThreadingResult] = field(default_factory=dict)
     last_number: dict[str, int] = field(default_factory=dict)
@@ -40,9 +39,6 @@ class InMemoryThreadStore:
 
     def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None:
         return self.subjects.get(key)
-
-    def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
-        return self.customers.get((tenant_id, mailbox_id, customer))
 
     def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
         return self.recipients.get((tenant_id, mailbox_id, address))
@@ -146,13 +142,6 @@ class InMemoryThreadStore:
         current = self.subjects.get(key)
         if current is None or current[0] != thread_id or at > current[1]:
             self.subjects[key] = (thread_id, at)
-
-    def touch_customer(
-        self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
-    ) -> None:
-        current = self.customers.get((tenant_id, mailbox_id, customer))
-        if current is None or at >= current[1]:
-            self.customers[(tenant_id, mailbox_id, customer)] = (thread_id, at)
 
     def machine_sender(self, tenant_id: str, address: str) -> bool:
         return (tenant_id, address) in self.machine_senders

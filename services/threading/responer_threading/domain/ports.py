@@ -84,10 +84,6 @@ class ThreadIndex(Protocol):
 
     def subject_thread(self, key: SubjectKey) -> tuple[UUID, datetime] | None: ...
 
-    def customer_thread(self, tenant_id: str, mailbox_id: str, customer: str) -> tuple[UUID, datetime] | None:
-        """The latest thread this customer started in this mailbox, and when."""
-        ...
-
     def recipient_thread(self, tenant_id: str, mailbox_id: str, address: str) -> tuple[UUID, datetime] | None:
         """The thread we last wrote to this address from, and when."""
         ...
@@ -129,10 +125,6 @@ class ThreadStore(ThreadIndex, Protocol):
         ...
 
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None: ...
-
-    def touch_customer(
-        self, tenant_id: str, mailbox_id: str, customer: str, thread_id: UUID, at: datetime
-    ) -> None: ...
 
     def touch_recipient(
         self, tenant_id: str, mailbox_id: str, address: str, thread_id: UUID, at: datetime

@@ -48,8 +48,6 @@ def thread_message(facts: MailFacts, store: ThreadStore, payload: bytes = b"") -
             store.touch_subject(key, info.thread_id, facts.date)
         if facts.direction == "outbound" and facts.customer:
             store.touch_recipient(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
-        if new_thread and facts.direction == "inbound" and facts.customer:
-            store.touch_customer(tenant, facts.mailbox_id, facts.customer, info.thread_id, facts.date)
     # A sender whose automatic mail starts conversations, and whom we never wrote to, is a system
     # (alerts, e-invoicing, shop notifications): its repeats are not a person asking again. A
     # customer's own out-of-office answers mail we sent them, so it never marks them.
