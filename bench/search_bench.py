@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 GOAL_P95_MS = 50.0
@@ -154,7 +155,12 @@ def _event(args: tuple[str, dict, int, str]) -> bytes:
         mail=mail,
         thread_subject=mail.subject,
     )
-    envelope = encode(event, tenant_id=truth["tenant"], aggregate_id=thread_id, aggregate_version=1)
+    # The event happens when the mail arrives: the Maildir name starts with the arrival time. Without
+    # it every message dated after the moment of the run would be indexed as arriving now.
+    arrived = datetime.fromtimestamp(int(Path(truth["file"]).name.split(".")[0]), UTC)
+    envelope = encode(
+        event, tenant_id=truth["tenant"], aggregate_id=thread_id, aggregate_version=1, occurred_at=arrived
+    )
     return envelope.SerializeToString()
 
 
