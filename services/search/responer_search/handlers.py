@@ -23,6 +23,7 @@ from responer_search.domain.model import (
     MessageDoc,
     MessageMove,
     Position,
+    ReadMark,
     StatusChange,
     TagChange,
     ThreadAttributes,
@@ -94,6 +95,9 @@ def message_doc(event: DecodedEvent) -> MessageDoc | None:
         text=mail.text,
         attachment_names=tuple(a.filename for a in mail.attachments if a.filename),
         mail=mail.SerializeToString(),
+        arrived_at=_dt(event.envelope.occurred_at)
+        if event.envelope.occurred_at.seconds or event.envelope.occurred_at.nanos
+        else None,
     )
 
 
@@ -304,6 +308,17 @@ def change_group(backend: SearchBackend, event: DecodedEvent, position: Position
     backend.upsert_group(GroupRecord(tenant, p.group_id, p.name, p.removed), position)
 
 
+def mark_thread_read(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    """ThreadRead or ThreadMarkedUnread: one user's read state of one thread."""
+    p: events_pb2.ThreadRead | events_pb2.ThreadMarkedUnread = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.thread_id or not p.user_id:
+        backend.skip(position)
+        return
+    unread = isinstance(p, events_pb2.ThreadMarkedUnread)
+    backend.mark_read(ReadMark(tenant, p.thread_id, p.user_id, _at(event, p.at), unread), position)
+
+
 HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.MessageThreaded: index_message,
     events_pb2.ThreadMerged: merge_threads,
@@ -322,6 +337,8 @@ HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.ThreadUnmerged: unmerge_thread,
     events_pb2.UserAdded: add_user,
     events_pb2.GroupChanged: change_group,
+    events_pb2.ThreadRead: mark_thread_read,
+    events_pb2.ThreadMarkedUnread: mark_thread_read,
 }
 
 

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -37,6 +38,7 @@ from responer_search.domain.model import (
     MessageHit,
     MessageMove,
     Position,
+    ReadMark,
     SearchOptions,
     StatusChange,
     StoredMessage,
@@ -367,6 +369,25 @@ class PostgresSearchBackend:
 
         return self._apply(position, apply)
 
+    def mark_read(self, mark: ReadMark, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            if mark.unread:
+                conn.execute(
+                    "INSERT INTO search.reads (tenant_id, user_id, thread_id, marked_unread) "
+                    "VALUES (%s, %s, %s, true) ON CONFLICT (tenant_id, user_id, thread_id) "
+                    "DO UPDATE SET marked_unread = true",
+                    (mark.tenant_id, mark.user_id, mark.thread_id),
+                )
+                return
+            conn.execute(
+                "INSERT INTO search.reads (tenant_id, user_id, thread_id, read_at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (tenant_id, user_id, thread_id) "
+                "DO UPDATE SET read_at = EXCLUDED.read_at, marked_unread = false",
+                (mark.tenant_id, mark.user_id, mark.thread_id, mark.at),
+            )
+
+        return self._apply(position, apply)
+
     def assign_thread(self, assignment: Assignment, position: Position) -> bool:
         def change(conn: Connection) -> None:
             thread_id = _resolve(conn, assignment.tenant_id, assignment.thread_id)
@@ -441,7 +462,8 @@ class PostgresSearchBackend:
                 ),
                 params,
             ).fetchall()
-        return _page([_summary(r) for r in rows], limit, total)
+            threads = _with_unread(conn, tenant_id, user_id, [_summary(r) for r in rows])
+        return _page(threads, limit, total)
 
     def get_thread(self, tenant_id: str, *, thread_id: str = "", number: int = 0) -> ThreadDetail | None:
         with self._reading() as conn:
@@ -518,7 +540,8 @@ class PostgresSearchBackend:
         with self._reading() as conn:
             if options.result == "messages":
                 return self._search_messages(conn, c, rank, limit, cursor, options)
-            return self._search_threads(conn, c, rank, limit, cursor, options)
+            page = self._search_threads(conn, c, rank, limit, cursor, options)
+            return replace(page, threads=_with_unread(conn, tenant_id, options.user_id, page.threads))
 
     def _search_threads(
         self,
@@ -906,6 +929,20 @@ def _count(conn: Connection, where: list[sql.Composable], params: dict[str, obje
     return int(row[0]) if row else 0
 
 
+def _with_unread(
+    conn: Connection, tenant_id: str, user_id: str, threads: list[ThreadSummary]
+) -> list[ThreadSummary]:
+    """The summaries with `unread` set for `user_id` (one query for the page; none without a user)."""
+    if not user_id or not threads:
+        return threads
+    rows = conn.execute(
+        "SELECT x.thread_id FROM unnest(%s::text[]) AS x(thread_id) WHERE search.unread(%s, x.thread_id, %s)",
+        ([t.thread_id for t in threads], tenant_id, user_id),
+    ).fetchall()
+    unread = {r[0] for r in rows}
+    return [replace(t, unread=t.thread_id in unread) for t in threads]
+
+
 def _page(threads: list[ThreadSummary], limit: int, total: int) -> ThreadPage:
     if len(threads) > limit:
         threads = threads[:limit]
@@ -1010,7 +1047,7 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
         INSERT INTO search.messages (
             tenant_id, message_id, thread_id, mailbox_id, mailbox_address, direction, rfc822_id,
             subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail,
-            from_folded, to_folded, cc_folded, files_folded, tsv, seq
+            from_folded, to_folded, cc_folded, files_folded, tsv, seq, arrived_at
         ) VALUES (
             %(tenant)s, %(message)s, %(thread)s, %(mailbox)s, %(mailbox_address)s, %(direction)s,
             %(rfc822)s, %(subject)s, %(from_email)s, %(from_name)s, %(to)s, %(cc)s, %(date)s, %(text)s,
@@ -1021,7 +1058,7 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             || setweight(to_tsvector('search.responer_fold'::regconfig, %(addresses)s), 'B')
             || setweight(to_tsvector('search.responer_fold'::regconfig, %(body)s), 'C')
             || setweight(to_tsvector('search.responer_fold'::regconfig, %(files)s), 'D'),
-            %(seq)s
+            %(seq)s, %(arrived)s
         )
         ON CONFLICT (tenant_id, message_id) DO UPDATE SET
             thread_id = EXCLUDED.thread_id, mailbox_id = EXCLUDED.mailbox_id,
@@ -1031,7 +1068,8 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             to_emails = EXCLUDED.to_emails, cc_emails = EXCLUDED.cc_emails, date = EXCLUDED.date,
             text = EXCLUDED.text, attachment_names = EXCLUDED.attachment_names, mail = EXCLUDED.mail,
             from_folded = EXCLUDED.from_folded, to_folded = EXCLUDED.to_folded,
-            cc_folded = EXCLUDED.cc_folded, files_folded = EXCLUDED.files_folded, tsv = EXCLUDED.tsv
+            cc_folded = EXCLUDED.cc_folded, files_folded = EXCLUDED.files_folded, tsv = EXCLUDED.tsv,
+            arrived_at = coalesce(search.messages.arrived_at, EXCLUDED.arrived_at)
         """,
         {
             "tenant": doc.tenant_id,
@@ -1057,6 +1095,7 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             "addresses": _clean(addresses),
             "body": _clean(body),
             "seq": seq,
+            "arrived": doc.arrived_at,
         },
     )
     _refresh_thread(conn, doc.tenant_id, thread_id)

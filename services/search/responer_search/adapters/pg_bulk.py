@@ -21,7 +21,7 @@ from responer_search.domain.model import MessageDoc
 _LOAD_COLUMNS = (
     "tenant_id, message_id, thread_id, thread_number, thread_subject, mailbox_id, mailbox_address, direction, "
     "rfc822_id, subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail, "
-    "addresses, seq, own_thread"
+    "addresses, seq, own_thread, arrived_at"
 )
 
 _TEXT_INDEXES = {
@@ -61,6 +61,7 @@ def _row(doc: MessageDoc, seq: int, thread_id: str = "") -> tuple:
         _clean(addresses),
         seq,
         not thread_id or thread_id == doc.thread_id,
+        doc.arrived_at,
     )
 
 
@@ -84,7 +85,8 @@ def load_messages(
         "tenant_id text, message_id text, thread_id text, thread_number bigint, thread_subject text, "
         "mailbox_id text, mailbox_address text, direction text, rfc822_id text, subject text, "
         "from_email text, from_name text, to_emails text[], cc_emails text[], date timestamptz, text text, "
-        "attachment_names text[], mail bytea, addresses text, seq bigint, own_thread boolean) "
+        "attachment_names text[], mail bytea, addresses text, seq bigint, own_thread boolean, "
+        "arrived_at timestamptz) "
         "ON COMMIT DELETE ROWS"
     )
     conn.execute("TRUNCATE search_load")
@@ -128,7 +130,8 @@ def load_messages(
             "from_name = EXCLUDED.from_name, to_emails = EXCLUDED.to_emails, cc_emails = EXCLUDED.cc_emails, "
             "date = EXCLUDED.date, text = EXCLUDED.text, attachment_names = EXCLUDED.attachment_names, "
             "mail = EXCLUDED.mail, from_folded = EXCLUDED.from_folded, to_folded = EXCLUDED.to_folded, "
-            "cc_folded = EXCLUDED.cc_folded, files_folded = EXCLUDED.files_folded, tsv = EXCLUDED.tsv"
+            "cc_folded = EXCLUDED.cc_folded, files_folded = EXCLUDED.files_folded, tsv = EXCLUDED.tsv, "
+            "arrived_at = coalesce(search.messages.arrived_at, EXCLUDED.arrived_at)"
         )
         if upsert
         else sql.SQL("DO NOTHING")
@@ -139,7 +142,7 @@ def load_messages(
         INSERT INTO search.messages (
             tenant_id, message_id, thread_id, mailbox_id, mailbox_address, direction, rfc822_id,
             subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail,
-            from_folded, to_folded, cc_folded, files_folded, tsv, seq
+            from_folded, to_folded, cc_folded, files_folded, tsv, seq, arrived_at
         )
         SELECT tenant_id, message_id, thread_id, mailbox_id, mailbox_address, direction, rfc822_id,
             subject, from_email, from_name, to_emails, cc_emails, date, text, attachment_names, mail,
@@ -152,7 +155,7 @@ def load_messages(
             || setweight(to_tsvector('search.responer_fold'::regconfig, left(text, {n})), 'C')
             || setweight(to_tsvector('search.responer_fold'::regconfig,
                                      array_to_string(attachment_names, E'\\n')), 'D'),
-            seq
+            seq, arrived_at
         FROM search_load
         ON CONFLICT (tenant_id, message_id) {conflict}
         """

@@ -158,6 +158,11 @@ class _Compiler:
         if n.field == "has":
             return sql.SQL("m.attachment_names <> '{}'")
         if n.field == "is":
+            if v in ("unread", "read"):
+                if not self.user_id:
+                    raise InvalidQuery(f"is:{v} needs a signed-in user")
+                unread = sql.SQL("search.unread(t.tenant_id, t.thread_id, {})").format(c.param(self.user_id))
+                return unread if v == "unread" else sql.SQL("NOT ") + unread
             if v == "unassigned":
                 return sql.SQL("t.assignee_user_id IS NULL")
             if v == "assigned":

@@ -134,6 +134,29 @@ CREATE TABLE IF NOT EXISTS search.users (
     email_folded text NOT NULL DEFAULT '',
     PRIMARY KEY (tenant_id, user_id)
 );
+
+-- Per-user unread state (ThreadRead, ThreadMarkedUnread from the gateway). A thread is unread for a
+-- user when they marked it so, or when an inbound message arrived after they last opened it (no row:
+-- never opened). arrived_at is when threading took a message in (NULL for rows indexed before it
+-- existed: the message date stands in); our replies and notes never count.
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS arrived_at timestamptz;
+CREATE TABLE IF NOT EXISTS search.reads (
+    tenant_id     text NOT NULL,
+    user_id       text NOT NULL,
+    thread_id     text NOT NULL,
+    read_at       timestamptz,
+    marked_unread boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (tenant_id, user_id, thread_id)
+);
+CREATE OR REPLACE FUNCTION search.unread(p_tenant text, p_thread text, p_user text)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(r.marked_unread, false) OR EXISTS (
+        SELECT 1 FROM search.messages m
+        WHERE m.tenant_id = p_tenant AND m.thread_id = p_thread AND m.direction = 'inbound'
+          AND coalesce(m.arrived_at, m.date) > coalesce(r.read_at, '-infinity'::timestamptz))
+    FROM (SELECT 1) AS one LEFT JOIN search.reads r
+        ON r.tenant_id = p_tenant AND r.user_id = p_user AND r.thread_id = p_thread
+$$;
 """
 
 

@@ -39,6 +39,9 @@ class MessageDoc:
     text: str
     attachment_names: tuple[str, ...]
     mail: bytes  # the serialized Mail, returned as is by GetThread
+    # When threading took it in (its arrival, on our clock): unread state compares this, not the
+    # Date header, so mail delayed in transit still makes a thread unread. None: `at` stands in.
+    arrived_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,21 @@ class TagChange:
 
 
 @dataclass(frozen=True)
+class ReadMark:
+    """A user opened a thread at `at` (ThreadRead), or marked it unread (`unread`, ThreadMarkedUnread).
+
+    Per user: a thread is unread for them when it was marked unread, or when an inbound message
+    arrived after they last opened it (or they never did). Replies and notes never make it unread.
+    """
+
+    tenant_id: str
+    thread_id: str
+    user_id: str
+    at: datetime
+    unread: bool = False
+
+
+@dataclass(frozen=True)
 class GroupRecord:
     """A team (GroupChanged): `group:billing` finds threads assigned to the group named Billing."""
 
@@ -185,6 +203,7 @@ class ThreadSummary:
     best_message_id: str = ""  # search results: the best-matching message (the snippet's source)
     priority: str = ""
     due_at: datetime | None = None
+    unread: bool = False  # for the asking user (list_threads/search with a user_id)
 
 
 @dataclass(frozen=True)

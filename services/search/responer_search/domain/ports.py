@@ -17,6 +17,7 @@ from responer_search.domain.model import (
     MessageDoc,
     MessageMove,
     Position,
+    ReadMark,
     SearchOptions,
     StatusChange,
     TagChange,
@@ -67,6 +68,9 @@ class SearchBackend(Protocol):
 
     def upsert_group(self, group: GroupRecord, position: Position) -> bool: ...
 
+    def mark_read(self, mark: ReadMark, position: Position) -> bool:
+        """One user's read state of one thread: opened at `mark.at`, or marked unread."""
+
     def batch(self) -> AbstractContextManager[None]:
         """Writes made inside (by this thread) are applied together: all of them with their positions,
         or none (the batch raised). Lets a consumer index a fetched batch in one go."""
@@ -85,8 +89,8 @@ class SearchBackend(Protocol):
         user_id: str = "",
     ) -> ThreadPage:
         """Threads of one folder ("*": every folder), newest activity first, optionally narrowed by a
-        query's conditions (inbox views: assignee:me is:open, tag:vip, ...). Folder "Inbox" includes
-        not-yet-sorted ones."""
+        query's conditions (inbox views: assignee:me is:open, is:unread, tag:vip, ...). Folder "Inbox"
+        includes not-yet-sorted ones. With a user_id each summary says whether it is unread for them."""
 
     def get_thread(self, tenant_id: str, *, thread_id: str = "", number: int = 0) -> ThreadDetail | None:
         """One thread with its messages oldest first; a merged thread answers as its target."""

@@ -7,7 +7,7 @@
     value   := word | "quoted phrase"
 
 Fields: from: to: cc: subject: body: filename: note: (text), thread:#n or #n, tag: folder: mailbox:
-group: assignee:me|name is:open|pending|closed|unassigned|assigned has:attachment before: after:
+group: assignee:me|name is:open|pending|closed|unassigned|assigned|unread|read has:attachment before: after:
 (YYYY-MM-DD or YYYY-MM). The last unquoted free word (or subject:/body: word) matches as a prefix, so
 results follow the user while they type. Anything else with a colon (`re:`, `10:30`, `http://...`) is
 ordinary text. A mistake raises InvalidQuery naming the 1-based character position.
@@ -34,7 +34,9 @@ DATE_FIELDS = {"before", "after"}
 _FIELDS = TEXT_FIELDS | ADDRESS_FIELDS | FILTER_FIELDS | DATE_FIELDS | {"thread"}
 # Thread-level: answered by the thread row, not by one message.
 THREAD_FIELDS = {"tag", "folder", "group", "assignee", "is", "note"}
-IS_VALUES = {"open", "pending", "closed", "unassigned", "assigned"}
+IS_VALUES = {"open", "pending", "closed", "unassigned", "assigned", "unread", "read"}
+# is:unread / is:read are per user: they need the asking user (like assignee:me).
+PER_USER_IS = {"unread", "read"}
 HAS_VALUES = {"attachment"}
 
 _FIELD = re.compile(r"([A-Za-z]+):")
