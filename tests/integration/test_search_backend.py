@@ -24,7 +24,7 @@ from responer.events.v1 import events_pb2, mail_pb2
 from responer_events import decode, encode
 from responer_search.adapters.pg_backend import PostgresSearchBackend
 from responer_search.domain.cursor import InvalidCursor
-from responer_search.domain.model import SearchOptions
+from responer_search.domain.model import INBOX, SearchOptions
 from responer_search.domain.ports import SearchBackend
 from responer_search.domain.query import InvalidQuery, parse
 from responer_search.handlers import dispatcher
@@ -134,6 +134,15 @@ class Feed:
         self.deliver(
             "gateway", events_pb2.UserAdded(tenant_id=self.tenant, user_id=user_id, name=name, email=email)
         )
+
+    def read(self, thread_id: str, user_id: str, unread: bool = False, tenant: str = "") -> None:
+        """The gateway's ThreadRead (a user opened the thread now) or ThreadMarkedUnread."""
+        self.streams.setdefault("gateway", self.streams["threading"].replace("THREADING", "GATEWAY"))
+        self.positions.setdefault("gateway", itertools.count(1))
+        kind = events_pb2.ThreadMarkedUnread if unread else events_pb2.ThreadRead
+        event = kind(tenant_id=tenant or self.tenant, thread_id=thread_id, user_id=user_id)
+        event.at.FromDatetime(datetime.now(UTC))
+        self.deliver("gateway", event, tenant=tenant)
 
     def sort(self, thread_id: str, folder: str, system: bool = False, kind: str = "") -> None:
         self.deliver(
@@ -1045,6 +1054,92 @@ class SearchBackendContract:
             except InvalidQuery:
                 continue
             backend.search(feed.tenant, query, 10)  # must not raise
+
+    # -- unread, per user ------------------------------------------------------------------------------
+
+    @staticmethod
+    def unread(backend: SearchBackend, feed: Feed, user_id: str, tenant: str = "") -> dict[int, bool]:
+        page = backend.list_threads(tenant or feed.tenant, "*", 50, user_id=user_id)
+        return {t.number: t.unread for t in page.threads}
+
+    def test_a_customer_thread_is_unread_for_each_user_until_that_user_opens_it(self, backend, feed):
+        first = feed.message(subject="Parcel lost")
+        second = feed.message(subject="Invoice copy")
+        n1, n2 = first.thread_number, second.thread_number
+        assert self.unread(backend, feed, "anna") == {n1: True, n2: True}
+        feed.read(first.thread_id, "anna")
+        assert self.unread(backend, feed, "anna") == {n1: False, n2: True}
+        assert self.unread(backend, feed, "bob") == {n1: True, n2: True}  # Anna's reading is hers
+        assert self.found(backend, feed, "is:unread", user_id="anna") == [n2]
+        assert self.found(backend, feed, "is:read", user_id="anna") == [n1]
+        assert self.found(backend, feed, "is:unread", user_id="bob") == [n1, n2]
+        assert self.found(backend, feed, "subject:lost -is:read", user_id="bob") == [n1]
+        hits = backend.search(feed.tenant, parse("invoice"), 10, options=SearchOptions(user_id="anna"))
+        assert [(t.number, t.unread) for t in hits.threads] == [(n2, True)]
+        # without an asking user nothing is flagged, and is:unread cannot be answered
+        assert {t.unread for t in backend.list_threads(feed.tenant, "*", 50).threads} == {False}
+        with pytest.raises(InvalidQuery, match="is:unread"):
+            backend.search(feed.tenant, parse("is:unread"), 10)
+
+    def test_our_reply_and_a_note_keep_it_read_a_new_customer_message_makes_it_unread(self, backend, feed):
+        thread = feed.message(subject="Broken kettle")
+        n = thread.thread_number
+        feed.read(thread.thread_id, "anna")
+        feed.message(thread_id=thread.thread_id, number=n, subject="Re: Broken kettle", inbound=False,
+                     from_email="agent@acme.test", date=datetime.now(UTC))  # fmt: skip
+        feed.note(thread.thread_id, "called the customer")
+        assert self.unread(backend, feed, "anna") == {n: False}
+        # the customer's answer is dated before Anna opened the thread (a slow server) but arrives after
+        feed.message(thread_id=thread.thread_id, number=n, subject="Re: Broken kettle", date=T0)
+        assert self.unread(backend, feed, "anna") == {n: True}
+        assert self.found(backend, feed, "kettle is:unread", user_id="anna") == [n]
+        feed.read(thread.thread_id, "anna")
+        assert self.unread(backend, feed, "anna") == {n: False}
+
+    def test_a_thread_we_started_is_not_unread_until_the_customer_answers(self, backend, feed):
+        ours = feed.message(subject="Your order shipped", inbound=False, from_email="agent@acme.test")
+        assert self.unread(backend, feed, "anna") == {ours.thread_number: False}
+
+    def test_mark_unread_holds_until_the_user_opens_the_thread_again(self, backend, feed):
+        thread = feed.message(subject="Refund")
+        n = thread.thread_number
+        feed.read(thread.thread_id, "anna")
+        feed.read(thread.thread_id, "bob")
+        feed.read(thread.thread_id, "anna", unread=True)
+        assert self.unread(backend, feed, "anna") == {n: True}
+        assert self.unread(backend, feed, "bob") == {n: False}
+        feed.read(thread.thread_id, "anna")
+        assert self.unread(backend, feed, "anna") == {n: False}
+
+    def test_the_inbox_lists_only_unread_threads_when_asked(self, backend, feed):
+        threads = [feed.message(subject=f"Question {i}") for i in range(3)]
+        feed.read(threads[1].thread_id, "anna")
+        feed.sort(threads[2].thread_id, "Sales")
+        page = backend.list_threads(feed.tenant, INBOX, 50, filter=parse("is:unread"), user_id="anna")
+        assert [t.number for t in page.threads] == [threads[0].thread_number]
+        assert page.total == 1 and page.threads[0].unread
+        read = backend.list_threads(feed.tenant, INBOX, 50, filter=parse("is:read"), user_id="anna")
+        assert [(t.number, t.unread) for t in read.threads] == [(threads[1].thread_number, False)]
+
+    def test_read_state_is_confined_to_its_tenant(self, backend, feed):
+        thread = feed.message(subject="Shared id")
+        other = str(uuid.uuid4())
+        # Another tenant's user "reads" a thread with the same id: nothing changes here.
+        feed.read(thread.thread_id, "anna", tenant=other)
+        assert self.unread(backend, feed, "anna") == {thread.thread_number: True}
+        assert backend.list_threads(other, "*", 50, user_id="anna").threads == []
+        assert (
+            backend.search(other, parse("is:read"), 10, options=SearchOptions(user_id="anna")).threads == []
+        )
+
+    def test_a_redelivered_read_has_no_second_effect(self, backend, feed):
+        thread = feed.message(subject="Twice")
+        feed.read(thread.thread_id, "anna")
+        position = next(feed.positions["gateway"]) - 1
+        feed.read(thread.thread_id, "anna", unread=True)
+        marked = events_pb2.ThreadRead(tenant_id=feed.tenant, thread_id=thread.thread_id, user_id="anna")
+        feed.deliver("gateway", marked, position=position)  # an old position again: ignored
+        assert self.unread(backend, feed, "anna") == {thread.thread_number: True}
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def thread_summary(t: ThreadSummary) -> search_pb2.ThreadSummary:
         best_message_id=t.best_message_id,
         priority=t.priority,
         due_at=_timestamp(t.due_at) if t.due_at is not None else None,
+        unread=t.unread,
     )
 
 

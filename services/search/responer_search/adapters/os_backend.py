@@ -40,6 +40,7 @@ from responer_search.domain.model import (
     MessageHit,
     MessageMove,
     Position,
+    ReadMark,
     SearchOptions,
     StatusChange,
     StoredMessage,
@@ -79,6 +80,9 @@ _COPIED = (
     "notes",
     "listed",
     "last_message_at",
+    "last_inbound_at",
+    "read_by",
+    "unread_marks",
 )
 
 
@@ -96,6 +100,28 @@ def _parse_dt(value: Any) -> datetime | None:
 
 def _clean(text: str) -> str:
     return text.replace("\x00", "")
+
+
+def _read_state(thread: dict[str, Any]) -> None:
+    """Derive the thread's searchable read_by / unread_marks from its per-user `reads` and the time
+    of its last inbound message (a user's open at or after it reads it; a mark holds until the next)."""
+    last_inbound = _parse_dt(thread.get("last_inbound_at"))
+    read_by, marks = [], []
+    for user_id, state in sorted((thread.get("reads") or {}).items()):
+        if state.get("unread"):
+            marks.append(user_id)
+            continue
+        at = _parse_dt(state.get("at"))
+        if last_inbound is None or (at is not None and at >= last_inbound):
+            read_by.append(user_id)
+    thread["read_by"] = read_by
+    thread["unread_marks"] = marks
+
+
+def _unread(src: dict[str, Any], user_id: str) -> bool:
+    if not user_id or user_id in (src.get("read_by") or ()):
+        return False
+    return bool(src.get("last_inbound_at")) or user_id in (src.get("unread_marks") or ())
 
 
 def _address_terms(email: str) -> list[str]:
@@ -262,7 +288,7 @@ class OpenSearchBackend:
                 "query": {
                     "bool": {"filter": [{"term": {"tenant_id": tenant}}, {"term": {"thread_id": thread_id}}]}
                 },
-                "_source": ["message_id", "date", "seq", "inbound", "from_email", "from_name"],
+                "_source": ["message_id", "date", "seq", "inbound", "from_email", "from_name", "arrived_at"],
                 "sort": [{"date": "asc"}, {"seq": "asc"}, {"message_id": "asc"}],
             },
         )["hits"]["hits"]
@@ -275,6 +301,9 @@ class OpenSearchBackend:
         thread["message_count"] = len(messages)
         dates = [m["date"] for m in messages]
         thread["last_message_at"] = max(dates, key=lambda d: _parse_dt(d)) if dates else None
+        inbound = [_parse_dt(m.get("arrived_at") or m["date"]) for m in messages if m.get("inbound")]
+        thread["last_inbound_at"] = _iso(max(d for d in inbound if d is not None)) if inbound else None
+        _read_state(thread)
         customer = next((m for m in messages if m.get("inbound")), None)
         thread["customer_email"] = customer["from_email"] if customer else None
         thread["customer_name"] = customer["from_name"] if customer else None
@@ -389,6 +418,8 @@ class OpenSearchBackend:
                 "has_attachment": bool(files),
                 "date": _iso(doc.at),
                 "seq": position.position,
+                # the first arrival stays: a message re-threaded later does not make its thread unread
+                "arrived_at": (previous or {}).get("arrived_at") or _iso(doc.arrived_at or doc.at),
                 "mail": base64.b64encode(doc.mail).decode("ascii"),
             } | {k: thread.get(k) for k in _COPIED}
             self.client.index(index=self.alias("messages"), id=self._tid(tenant, doc.message_id), body=body)
@@ -619,6 +650,23 @@ class OpenSearchBackend:
 
         return self._apply(position, change)
 
+    def mark_read(self, mark: ReadMark, position: Position) -> bool:
+        def change() -> None:
+            # Kept on the thread document (created unlisted if the thread is not indexed yet), so the
+            # read state and the thread's messages meet whatever order their streams arrive in.
+            thread = self._thread(mark.tenant_id, mark.thread_id)
+            reads = dict(thread.get("reads") or {})
+            state = dict(reads.get(mark.user_id) or {})
+            if mark.unread:
+                state["unread"] = True
+            else:
+                state = {"at": _iso(mark.at), "unread": False}
+            reads[mark.user_id] = state
+            thread["reads"] = reads
+            self._sync_thread(mark.tenant_id, mark.thread_id, thread)
+
+        return self._apply(position, change)
+
     # -- reads ---------------------------------------------------------------------------------------
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -669,7 +717,9 @@ class OpenSearchBackend:
         return resolve
 
     @staticmethod
-    def _summary(src: dict[str, Any], snippet_html: str = "", best: str = "") -> ThreadSummary:
+    def _summary(
+        src: dict[str, Any], snippet_html: str = "", best: str = "", user_id: str = ""
+    ) -> ThreadSummary:
         return ThreadSummary(
             thread_id=src["thread_id"],
             number=int(src.get("number") or 0),
@@ -689,6 +739,7 @@ class OpenSearchBackend:
             best_message_id=best,
             priority=src.get("priority") or "",
             due_at=_parse_dt(src.get("due_at")),
+            unread=_unread(src, user_id),
         )
 
     def list_threads(
@@ -725,7 +776,7 @@ class OpenSearchBackend:
             result = self.client.search(index=self.alias("threads"), body=body)
         hits = result["hits"]["hits"]
         total = int(result["hits"]["total"]["value"])
-        threads = [self._summary(h["_source"]) for h in hits[:limit]]
+        threads = [self._summary(h["_source"], user_id=user_id) for h in hits[:limit]]
         next_cursor = ""
         if len(hits) > limit:
             last = hits[limit - 1]
@@ -898,6 +949,7 @@ class OpenSearchBackend:
                 docs[h["_source"]["thread_id"]],
                 self._snippet(h, highlight is not None),
                 h["_source"]["message_id"],
+                options.user_id,
             )
             for h in hits[:limit]
             if h["_source"]["thread_id"] in docs
@@ -929,6 +981,7 @@ class OpenSearchBackend:
                 h["_source"],
                 snippet.plain(newest.get(h["_source"]["thread_id"], ("", ""))[1]),
                 newest.get(h["_source"]["thread_id"], ("", ""))[0],
+                options.user_id,
             )
             for h in hits[:limit]
         ]

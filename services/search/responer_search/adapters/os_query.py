@@ -119,6 +119,20 @@ class _Compiler:
         if n.field == "has":
             return {"term": {"has_attachment": True}}
         if n.field == "is":
+            if v in ("unread", "read"):
+                if not self.user_id:
+                    raise InvalidQuery(f"is:{v} needs a signed-in user")
+                unread: Q = {
+                    "bool": {
+                        "must_not": [{"term": {"read_by": self.user_id}}],
+                        "should": [
+                            {"exists": {"field": "last_inbound_at"}},
+                            {"term": {"unread_marks": self.user_id}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+                return unread if v == "unread" else {"bool": {"must_not": [unread]}}
             if v == "unassigned":
                 return {"bool": {"must_not": [{"exists": {"field": "assignee_user_id"}}]}}
             if v == "assigned":

@@ -29,6 +29,11 @@ _THREAD_FIELDS: dict[str, Any] = {
     "notes": _TEXT,
     "listed": {"type": "boolean"},
     "last_message_at": {"type": "date"},
+    # Per-user unread state (see OpenSearchBackend.mark_read): who has read the thread since its last
+    # inbound message, who marked it unread, and when a customer last wrote.
+    "last_inbound_at": {"type": "date"},
+    "read_by": {"type": "keyword"},
+    "unread_marks": {"type": "keyword"},
 }
 
 
@@ -76,6 +81,7 @@ def mappings(kind: str, stempel: bool) -> dict[str, Any]:
             "has_attachment": {"type": "boolean"},
             "date": {"type": "date"},
             "seq": {"type": "long"},
+            "arrived_at": {"type": "date"},
             "mail": {"type": "binary"},
         }
     elif kind == "threads":
@@ -92,6 +98,7 @@ def mappings(kind: str, stempel: bool) -> dict[str, Any]:
             "merged_into": {"type": "keyword"},
             "priority": {"type": "keyword"},
             "due_at": {"type": "date"},
+            "reads": {"type": "object", "enabled": False},  # user id -> {"at": iso, "unread": bool}
         }
     elif kind == "timeline":
         props = {
