@@ -146,6 +146,8 @@ def test_a_hyphen_inside_a_word_is_not_negation():
         ("is:pending", Filter("is", "pending")),
         ("is:closed", Filter("is", "closed")),
         ("is:unassigned", Filter("is", "unassigned")),
+        ("is:unread", Filter("is", "unread")),
+        ("is:READ", Filter("is", "read")),
         ("status:closed", Filter("is", "closed")),
         ("has:attachment", Filter("has", "attachment")),
         ("before:2026-11-24", DateBound("before", datetime(2026, 11, 24, tzinfo=UTC))),
