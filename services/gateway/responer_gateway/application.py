@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -10,7 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from responer_runtime.es import ResponerApplication
 
-from responer_gateway.domain import Directory, Group, Tenant, User, slugify
+from responer_gateway.domain import Directory, Group, Tenant, ThreadReading, User, slugify
 from responer_gateway.domain.accounts import normalise_email
 from responer_gateway.security import Passwords
 
@@ -245,3 +246,31 @@ class GatewayApplication(ResponerApplication):
                 continue  # a concurrent change (a password, another toggle): apply ours on top of it
             return user
         raise RuntimeError("the user kept changing; try again")
+
+    # -- read state -----------------------------------------------------------------------------
+    def record_thread_read(self, tenant_id: UUID, user_id: UUID, thread_id: str) -> ThreadReading:
+        """The user opened the thread now: what reached it so far is read, for them only."""
+        return self._reading(tenant_id, user_id, thread_id, unread=False)
+
+    def mark_thread_unread(self, tenant_id: UUID, user_id: UUID, thread_id: str) -> ThreadReading:
+        """The user wants the thread shown as unread until they open it again."""
+        return self._reading(tenant_id, user_id, thread_id, unread=True)
+
+    def _reading(self, tenant_id: UUID, user_id: UUID, thread_id: str, unread: bool) -> ThreadReading:
+        reading_id = ThreadReading.create_id(tenant_id, user_id, thread_id)
+        for _ in range(5):
+            try:
+                reading = self.repository.get(reading_id)
+            except AggregateNotFoundError:
+                reading = ThreadReading(tenant_id=tenant_id, user_id=user_id, thread_id=thread_id)
+            at = datetime.now(UTC)
+            if unread:
+                reading.mark_unread(tenant_id=tenant_id, user_id=user_id, thread_id=thread_id, at=at)
+            else:
+                reading.read(tenant_id=tenant_id, user_id=user_id, thread_id=thread_id, at=at)
+            try:
+                self.save(reading)
+            except IntegrityError:
+                continue  # the same user in another tab at the same moment: record ours after theirs
+            return reading
+        raise RuntimeError("the thread's read state kept changing; try again")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from responer.events.v1 import events_pb2
 from responer_runtime.relay import Outgoing
 
-from responer_gateway.domain import Group, User
+from responer_gateway.domain import Group, ThreadReading, User
 
 PRODUCER = "gateway"
 
@@ -48,4 +48,14 @@ def to_integration_events(domain_event: object) -> list[Outgoing]:
             removed=True,
         )
         return [Outgoing(payload=removed, tenant_id=str(domain_event.tenant_id))]
+    # Read state is per user; search turns it into unread flags and is:unread.
+    if isinstance(domain_event, (ThreadReading.Read, ThreadReading.MarkedUnread)):  # type: ignore[attr-defined]
+        kind = events_pb2.ThreadRead if isinstance(domain_event, ThreadReading.Read) else events_pb2.ThreadMarkedUnread  # type: ignore[attr-defined]  # fmt: skip
+        reading = kind(
+            tenant_id=str(domain_event.tenant_id),
+            thread_id=domain_event.thread_id,
+            user_id=str(domain_event.user_id),
+        )
+        reading.at.FromDatetime(domain_event.at)
+        return [Outgoing(payload=reading, tenant_id=str(domain_event.tenant_id))]
     return []

@@ -49,6 +49,7 @@ def _thread_fields(t: search_pb2.ThreadSummary) -> dict:
         "system_reason": t.system_reason,
         "mailbox_id": t.mailbox_id,
         "assignee_user_id": t.assignee_user_id,
+        "unread": t.unread,
     }
 
 

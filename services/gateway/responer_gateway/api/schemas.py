@@ -84,6 +84,9 @@ class ThreadPublic(BaseModel):
     system_reason: str
     mailbox_id: str
     assignee_user_id: str
+    unread: bool = Field(
+        False, description="for you: a customer wrote since you last opened it, or you marked it unread"
+    )
 
 
 class ThreadsPublic(BaseModel):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -8,7 +9,7 @@ from responer.outbox.v1 import outbox_pb2
 from responer.search.v1 import search_pb2
 
 from responer_gateway.api import convert
-from responer_gateway.api.deps import Context, CurrentUser, OutboxClient, SearchClient
+from responer_gateway.api.deps import Context, CurrentUser, OutboxClient, Principal, SearchClient
 from responer_gateway.api.schemas import ReplyCreate, ReplyPublic, ThreadDetailPublic, ThreadsPublic
 from responer_gateway.replies import NothingToAnswerError, build_queue_reply
 
@@ -25,23 +26,40 @@ async def list_threads(
     folder: Annotated[str, Query(min_length=1, max_length=200)] = "Inbox",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str, Query(max_length=1000)] = "",
+    unread: Annotated[
+        bool | None, Query(description="true: only threads unread for you; false: only those you have read")
+    ] = None,
 ) -> ThreadsPublic:
-    """Threads of one folder, newest activity first, paginated by an opaque cursor."""
+    """Threads of one folder, newest activity first, paginated by an opaque cursor; `unread` is yours."""
     page = await search.ListThreads(
-        search_pb2.ListThreadsRequest(tenant_id=user.tenant_id, folder=folder, limit=limit, cursor=cursor),
+        search_pb2.ListThreadsRequest(
+            tenant_id=user.tenant_id,
+            folder=folder,
+            limit=limit,
+            cursor=cursor,
+            user_id=user.user_id,
+            filter="" if unread is None else ("is:unread" if unread else "is:read"),
+        ),
         timeout=ctx.timeout,
     )
     return convert.thread_page(page)
+
+
+async def _record_reading(ctx: Context, user: Principal, thread_id: str, unread: bool = False) -> None:
+    command = ctx.app.mark_thread_unread if unread else ctx.app.record_thread_read
+    await asyncio.to_thread(command, uuid.UUID(user.tenant_id), uuid.UUID(user.user_id), thread_id)
+    ctx.on_saved()
 
 
 @router.get("/by-number/{number}", response_model=ThreadDetailPublic)
 async def read_thread_by_number(
     number: Annotated[int, Path(ge=1)], user: CurrentUser, search: SearchClient, ctx: Context
 ) -> ThreadDetailPublic:
-    """One thread by its human number (#1000) with its messages, oldest first."""
+    """One thread by its human number (#1000) with its messages, oldest first; marks it read for you."""
     detail = await search.GetThread(
         search_pb2.GetThreadRequest(tenant_id=user.tenant_id, number=number), timeout=ctx.timeout
     )
+    await _record_reading(ctx, user, detail.thread.thread_id)
     return convert.thread_detail(detail)
 
 
@@ -49,11 +67,35 @@ async def read_thread_by_number(
 async def read_thread(
     thread_id: ThreadId, user: CurrentUser, search: SearchClient, ctx: Context
 ) -> ThreadDetailPublic:
-    """One thread with its messages, oldest first; HTML bodies are sanitised."""
+    """One thread with its messages, oldest first; HTML bodies are sanitised. Marks it read for you."""
     detail = await search.GetThread(
         search_pb2.GetThreadRequest(tenant_id=user.tenant_id, thread_id=thread_id), timeout=ctx.timeout
     )
+    # Recorded on the thread the reader sees (a merged thread's id answers as its target).
+    await _record_reading(ctx, user, detail.thread.thread_id)
     return convert.thread_detail(detail)
+
+
+@router.post("/{thread_id}/unread", status_code=status.HTTP_204_NO_CONTENT)
+async def mark_thread_unread(
+    thread_id: ThreadId, user: CurrentUser, search: SearchClient, ctx: Context
+) -> None:
+    """Mark the thread unread for you (only you) until you open it again."""
+    detail = await search.GetThread(
+        search_pb2.GetThreadRequest(tenant_id=user.tenant_id, thread_id=thread_id), timeout=ctx.timeout
+    )
+    await _record_reading(ctx, user, detail.thread.thread_id, unread=True)
+
+
+@router.post("/{thread_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+async def mark_thread_read(
+    thread_id: ThreadId, user: CurrentUser, search: SearchClient, ctx: Context
+) -> None:
+    """Mark the thread read for you without opening it (e.g. from the list)."""
+    detail = await search.GetThread(
+        search_pb2.GetThreadRequest(tenant_id=user.tenant_id, thread_id=thread_id), timeout=ctx.timeout
+    )
+    await _record_reading(ctx, user, detail.thread.thread_id)
 
 
 @router.post("/{thread_id}/replies", response_model=ReplyPublic, status_code=status.HTTP_202_ACCEPTED)
