@@ -7,6 +7,10 @@
 
 const POLL_MS = 5000;
 const state = { folder: "Inbox", query: "", threadId: null, cursor: null, paged: false, me: null, timer: null };
+// What this agent just did to a thread's unread state (open, mark unread), shown at once and kept over
+// list refreshes for a few seconds, until the read model has caught up with the event.
+const localUnread = new Map(); // thread id -> { unread, until }
+const LOCAL_UNREAD_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 class ApiError extends Error {
@@ -184,16 +188,36 @@ function renderFacets(facets) {
   );
 }
 
+function isUnread(t) {
+  const local = localUnread.get(t.id);
+  if (local && local.until > Date.now()) return local.unread;
+  localUnread.delete(t.id);
+  return Boolean(t.unread);
+}
+
+function showUnread(threadId, unread) {
+  localUnread.set(threadId, { unread, until: Date.now() + LOCAL_UNREAD_MS });
+  for (const item of document.querySelectorAll(".thread-item")) {
+    if (item.dataset.threadId !== threadId) continue;
+    item.classList.toggle("unread", unread);
+    item.dataset.unread = String(unread);
+  }
+}
+
 function threadItem(t) {
+  const unread = isUnread(t);
   const button = el("button", {
-    type: "button", class: "thread-item", "data-testid": "thread-item",
+    type: "button", class: unread ? "thread-item unread" : "thread-item", "data-testid": "thread-item",
     "data-thread-id": t.id, "data-number": String(t.number), "aria-current": String(t.id === state.threadId),
+    "data-unread": String(unread),
   },
     el("span", { class: "num", "data-testid": "thread-item-number", text: `#${t.number}` }),
     el("span", { class: "subject", "data-testid": "thread-item-subject", text: t.subject || "(no subject)" }),
     el("time", { class: "time", dateTime: t.last_message_at || "", text: formatTime(t.last_message_at) }),
     el("span", { class: "customer", "data-testid": "thread-item-customer", text: t.customer.name || t.customer.email }),
     el("span", { class: "msgs", "data-testid": "thread-item-count", title: "messages", text: String(t.message_count) }));
+  // The dot is always there (CSS shows it only on unread items), so marking flips one attribute.
+  button.prepend(el("span", { class: "unread-dot", "data-testid": "thread-item-unread-dot", title: "unread", "aria-label": "unread" }));
   if (state.query && t.tags && t.tags.length) {
     button.append(el("span", { class: "tags", "data-testid": "thread-item-tags", text: t.tags.map((x) => `#${x}`).join(" ") }));
   }
@@ -217,6 +241,7 @@ async function openThread(threadId) {
   }
   const thread = await api(`/api/threads/${encodeURIComponent(threadId)}`);
   if (state.threadId !== threadId) return; // another thread was chosen meanwhile
+  showUnread(threadId, false); // the gateway recorded the open: read, for this agent
   for (const item of document.querySelectorAll(".thread-item")) {
     item.setAttribute("aria-current", String(item.dataset.threadId === threadId));
   }
@@ -346,6 +371,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("clear-search").addEventListener("click", () => selectFolder(state.folder));
   $("more").addEventListener("click", () => loadThreads({ append: true }));
   $("reply-form").addEventListener("submit", sendReply);
+  $("mark-unread").addEventListener("click", async () => {
+    const threadId = state.threadId;
+    if (!threadId) return;
+    await api(`/api/threads/${encodeURIComponent(threadId)}/unread`, { method: "POST" });
+    showUnread(threadId, true);
+  });
 
   try {
     await showApp(await api("/api/me"));
