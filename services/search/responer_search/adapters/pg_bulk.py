@@ -25,8 +25,8 @@ _LOAD_COLUMNS = (
 )
 
 _TEXT_INDEXES = {
-    "messages_tenant_tsv": "CREATE INDEX IF NOT EXISTS messages_tenant_tsv ON search.messages "
-    "USING gin (tenant_id, tsv)",
+    "messages_tenant_day_tsv": "CREATE INDEX IF NOT EXISTS messages_tenant_day_tsv ON search.messages "
+    "USING gin (tenant_id, day, tsv)",
     "messages_from_trgm": "CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages "
     "USING gin (from_folded gin_trgm_ops)",
     "messages_to_trgm": "CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages "

@@ -90,7 +90,8 @@ class _Compiler:
                 # Bounded by the same date floor as the outer query when it reads a window.
                 return sql.SQL(
                     "NOT (m.message_id IN (SELECT n.message_id FROM search.messages n "
-                    "WHERE n.tenant_id = %(tenant)s AND n.date >= %(floor)s::timestamptz AND {}))"
+                    "WHERE n.tenant_id = %(tenant)s AND n.date >= %(floor)s::timestamptz "
+                    "AND n.day >= %(floor_day)s::integer AND {}))"
                 ).format(self._on("n", n.node))
             return sql.SQL("NOT coalesce({}, false)").format(self.node(n.node, not negated))
         if isinstance(n, Text | Subject | Body):
@@ -182,7 +183,9 @@ class _Compiler:
 
 
 def compile_query(query: Query, user_id: str = "") -> Compiled:
-    c = Compiled(message_level=query.has_message_conditions, params={"floor": "-infinity"})
+    c = Compiled(
+        message_level=query.has_message_conditions, params={"floor": "-infinity", "floor_day": -(2**31)}
+    )
     compiler = _Compiler(c, user_id)
     c.condition = compiler.node(query.root)
     if compiler.positive_text:
