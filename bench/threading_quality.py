@@ -76,6 +76,7 @@ def facts_of(maildir: Path, truth: list[dict]) -> list[MailFacts]:
                 quoted_message_ids=mail.quoted_message_ids,
                 automatic=is_automatic(mail.headers, mail.part_types),
                 mailbox_address=item["mailbox"],
+                text=mail.text,
             )
         )
     return out

@@ -50,6 +50,7 @@ def compare(mbox: Path, threads_file: Path) -> dict:
             date=mail.date,
             quoted_message_ids=mail.quoted_message_ids,
             automatic=is_automatic(mail.headers, mail.part_types),
+            text=mail.text,
         )
         result = thread_message(facts, store)
         irt = next((v for k, v in mail.headers if k.casefold() == "in-reply-to"), "")

@@ -197,6 +197,7 @@ def mail_facts(mail: ParsedMail, *, tenant: str, mailbox: str, responer_message_
         direction="inbound",
         quoted_message_ids=mail.quoted_message_ids,
         automatic=is_automatic(mail.headers, mail.part_types),
+        text=mail.text,
     )
 
 

@@ -69,6 +69,7 @@ def test_generated_support_mail_threading_and_sorting(corpus, tmp_path):
             direction="outbound" if outbound else "inbound",
             quoted_message_ids=mail.quoted_message_ids,
             automatic=is_automatic(mail.headers, mail.part_types),  # as the service and the import set it
+            text=mail.text,
         )
         threads[item["seq"]] = (item["tenant"], thread_message(facts, store).thread_id)
         verdict = classify(incoming_mail(mail))

@@ -41,6 +41,7 @@ from responer_threading.domain.facts import MailFacts, ThreadingResult
 from responer_threading.domain.ports import REPLY_TO_CLOSED, STATUSES, MailboxPolicy, SubjectKey, ThreadInfo
 from responer_threading.domain.ports import MessageRef as MessageRefView
 from responer_threading.domain.service import thread_message
+from responer_threading.domain.topics import vocabulary_terms
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -148,6 +149,7 @@ class RepositoryThreadStore:
             detached=thread.detached,
             last_outgoing_at=getattr(thread, "last_outgoing_at", None),
             last_incoming_at=getattr(thread, "last_incoming_at", None),
+            vocabulary=frozenset(thread.vocabulary),
         )
 
     def thread_by_number(self, tenant_id: str, number: int) -> ThreadInfo | None:
@@ -216,6 +218,7 @@ class RepositoryThreadStore:
             own_domains=frozenset(found.own_domains),
             resend_window=timedelta(days=resend) if resend > 0 else default.resend_window,
             follow_up_window=timedelta(days=follow_up) if follow_up > 0 else default.follow_up_window,
+            topic_shift=getattr(found, "topic_shift", True),
         )
 
     def machine_sender(self, tenant_id: str, address: str) -> bool:
@@ -369,6 +372,7 @@ class RepositoryThreadStore:
             at=at,
             last_outgoing_at=getattr(src, "last_outgoing_at", None),
             last_incoming_at=getattr(src, "last_incoming_at", None),
+            vocabulary=list(getattr(src, "vocabulary", ())),
         )
         record = OperationRecord(
             tenant_id=tenant_id,
@@ -545,6 +549,7 @@ class RepositoryThreadStore:
             sent_at=facts.date,
             payload=payload,
             detail=result.detail,
+            terms=sorted(vocabulary_terms(facts)),
         )
         self._keep(thread)
         self._keep(
@@ -990,6 +995,7 @@ class ThreadingApplication(ResponerApplication):
         own_domains: list[str],
         resend_days: int = 0,
         follow_up_days: int = 0,
+        topic_shift: bool = True,
     ) -> MailboxPolicy:
         if reply_to_closed not in REPLY_TO_CLOSED:
             raise CommandError(f"reply_to_closed must be one of {', '.join(REPLY_TO_CLOSED)}")
@@ -1013,6 +1019,7 @@ class ThreadingApplication(ResponerApplication):
                     own_domains=domains,
                     resend_days=resend_days,
                     follow_up_days=follow_up_days,
+                    topic_shift=topic_shift,
                 )
             else:
                 found.change(
@@ -1021,6 +1028,7 @@ class ThreadingApplication(ResponerApplication):
                     own_domains=domains,
                     resend_days=resend_days,
                     follow_up_days=follow_up_days,
+                    topic_shift=topic_shift,
                 )
             store.keep(found)
 

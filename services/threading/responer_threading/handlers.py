@@ -39,6 +39,7 @@ def mail_facts(
         quoted_message_ids=tuple(mail.quoted_message_ids),
         automatic=is_automatic(((h.name, h.value) for h in mail.headers), mail.part_types),
         mailbox_address=mailbox_address,
+        text=mail.text,
     )
 
 

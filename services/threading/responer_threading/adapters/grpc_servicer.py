@@ -313,6 +313,7 @@ class ThreadingServicer(threading_pb2_grpc.ThreadingServiceServicer):
                 own_domains=list(request.own_domains),
                 resend_days=request.resend_window_days,
                 follow_up_days=request.follow_up_days,
+                topic_shift=not request.no_topic_shift,
             )
             return _policy_view(request.tenant_id, request.mailbox_id, policy)
 
@@ -328,4 +329,5 @@ def _policy_view(tenant_id: str, mailbox_id: str, policy: Any) -> threading_pb2.
         own_domains=sorted(policy.own_domains),
         resend_window_days=policy.resend_window.days,
         follow_up_days=policy.follow_up_window.days,
+        no_topic_shift=not policy.topic_shift,
     )

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from responer_threading.domain import ids
+from responer_threading.domain import ids, topics
 
 
 class Thread(Aggregate):
@@ -55,6 +55,7 @@ class Thread(Aggregate):
         self.notes: dict[str, dict[str, Any]] = {}
         self.history: list[dict[str, Any]] = []
         self.suggestions: dict[str, dict[str, Any]] = {}
+        self.vocabulary: list[str] = []  # decision._topic_shift reads it (bounded, topics.py)
 
     @staticmethod
     def create_id(tenant_id: str, number: int, **_: object) -> UUID:
@@ -69,7 +70,7 @@ class Thread(Aggregate):
         ):
             if not hasattr(self, name):
                 setattr(self, name, default)
-        for name in ("status_history", "history"):
+        for name in ("status_history", "history", "vocabulary"):
             if not hasattr(self, name):
                 setattr(self, name, [])
         for name in ("members", "notes", "suggestions"):
@@ -94,8 +95,10 @@ class Thread(Aggregate):
         sent_at: datetime | None,
         payload: bytes,
         detail: str = "",
+        terms: list[str] | None = None,
     ) -> None:
         self._state()
+        self.vocabulary = list(topics.bounded(self.vocabulary, terms or ()))
         self.message_ids.append(message_id)
         self.responer_message_ids.append(responer_message_id)
         for address in participants:
@@ -164,8 +167,10 @@ class Thread(Aggregate):
         at: datetime | None = None,
         last_outgoing_at: datetime | None = None,
         last_incoming_at: datetime | None = None,
+        vocabulary: list[str] | None = None,
     ) -> None:
         self._state()
+        self.vocabulary = list(topics.bounded(self.vocabulary, vocabulary or ()))
         self.merged_from.append(from_thread_id)
         if last_outgoing_at is not None:
             self._saw("outbound", last_outgoing_at)
@@ -582,6 +587,7 @@ class MailboxPolicyRecord(Aggregate):
         own_domains: list[str],
         resend_days: int = 0,
         follow_up_days: int = 0,
+        topic_shift: bool = True,
     ) -> None:
         self.tenant_id = tenant_id
         self.mailbox_id = mailbox_id
@@ -590,6 +596,7 @@ class MailboxPolicyRecord(Aggregate):
         self.own_domains = list(own_domains)
         self.resend_days = resend_days
         self.follow_up_days = follow_up_days
+        self.topic_shift = topic_shift
 
     @staticmethod
     def create_id(tenant_id: str, mailbox_id: str, **_: object) -> UUID:
@@ -603,12 +610,14 @@ class MailboxPolicyRecord(Aggregate):
         own_domains: list[str],
         resend_days: int = 0,
         follow_up_days: int = 0,
+        topic_shift: bool = True,
     ) -> None:
         self.window_days = window_days
         self.reply_to_closed = reply_to_closed
         self.own_domains = list(own_domains)
         self.resend_days = resend_days
         self.follow_up_days = follow_up_days
+        self.topic_shift = topic_shift
 
 
 class MachineSender(Aggregate):

@@ -29,8 +29,12 @@ Order, strongest first:
 
 After the signal, the mailbox's policies: a person's reply to a thread quiet for longer than the
 follow-up window since we answered (14 days by default) starts a new thread with a merge suggestion
-back (`quiet_thread`, a helpdesk's "follow-up after N days is a new ticket"); a reply to a closed
-thread reopens it, or starts a new thread (`closed_thread`) when the mailbox's policy says so.
+back (`quiet_thread`, a helpdesk's "follow-up after N days is a new ticket"); a person's reply by
+References into a thread we answered whose own text (quotes and signature cut) names an identifier -
+order, invoice, policy number - the conversation never named, shares none of its identifiers and at
+most one content word with it (ThreadInfo.vocabulary, topics.py), starts a new thread with a merge
+suggestion back (`topic_shift`; per-mailbox switch, on by default); a reply to a closed thread reopens
+it, or starts a new thread (`closed_thread`) when the mailbox's policy says so.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from uuid import UUID
 from responer_threading.domain.facts import MailFacts
 from responer_threading.domain.ports import SubjectKey, ThreadIndex, ThreadInfo
 from responer_threading.domain.subjects import has_reply_prefix, normalise_subject, thread_tag
+from responer_threading.domain.topics import is_identifier, own_text, terms
 
 # Machine senders write many unrelated "new" mails in a row; suggesting merges of those is noise.
 # (Also when the mail carries no automatic headers: `billing-noreply@`, `alerts@`.)
@@ -59,6 +64,10 @@ STALE_AFTER = timedelta(hours=24)
 # Out-of-office replies come within seconds to minutes of our mail; a person writing takes longer.
 MACHINE_FAST = timedelta(minutes=3)
 AUTO_REPLY_WINDOW = timedelta(hours=2)
+# topic_shift: enough words of its own to say what it is about (a "thanks, still broken" has fewer),
+# and at most this many of them shared with the conversation (a stray "order", "invoice").
+TOPIC_MIN_WORDS = 5
+TOPIC_MAX_SHARED = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,9 @@ def decide(facts: MailFacts, index: ThreadIndex) -> Decision:
             notes=(*decision.notes, f"new subject in reply to #{info.number}: a new conversation"),
             detached=True,
         )
+    shift = _topic_shift(facts, index, decision, info)
+    if shift is not None:
+        return shift
     if info is not None and info.status == "closed":
         if index.policy(facts.tenant_id, facts.mailbox_id).reply_to_closed == "new_thread":
             return Decision(
@@ -227,6 +239,58 @@ def _stale_reply(
         "stale_reply",
         None,
         notes=(f"answers our older message again after #{info.number} moved on: merge suggested",),
+        detached=True,
+        suggest_merge_into=info.thread_id,
+    )
+
+
+def _topic_shift(
+    facts: MailFacts, index: ThreadIndex, decision: Decision, info: ThreadInfo | None
+) -> Decision | None:
+    """A reply by its headers that is about another matter by its text: a new thread, merge suggested.
+
+    Customers start new matters by hitting Reply on our last answer of a finished conversation, and
+    keep "Re: <old subject>", the References and the timing of a real reply; only what they write
+    differs. A continuation names the conversation's order, product or question again, or is short
+    ("thanks", "still broken"). A new matter names an identifier (order, invoice, policy number) the
+    conversation never named, shares none of its identifiers and at most one content word with it
+    (subject, our answers, the customer's earlier texts: ThreadInfo.vocabulary). Only where we
+    answered (a list never has our answer; its replies are the headers' truth), never for automatic
+    mail or an out-of-office within minutes of our mail, and only in the text the customer wrote now
+    (quotes and signature cut). One click on the merge suggestion undoes it.
+    """
+    if (
+        decision.signal not in _REFERENCE_SIGNALS
+        or info is None
+        or not info.has_outgoing
+        or not info.vocabulary
+        or not facts.text
+        or not _person(facts, index)
+        or not index.policy(facts.tenant_id, facts.mailbox_id).topic_shift
+    ):
+        return None
+    if facts.in_reply_to and facts.date is not None:
+        parent = index.message(facts.tenant_id, facts.in_reply_to[0])
+        if parent is not None and parent.at is not None and facts.date - parent.at < MACHINE_FAST:
+            return None
+    said = terms(own_text(facts.text))
+    identifiers = {t for t in said if is_identifier(t)}
+    shared = said & info.vocabulary
+    if (
+        len(said) - len(identifiers) < TOPIC_MIN_WORDS
+        or not identifiers - info.vocabulary
+        or identifiers & shared
+        or len(shared) > TOPIC_MAX_SHARED
+    ):
+        return None
+    named = ", ".join(sorted(identifiers - info.vocabulary)[:3])
+    return Decision(
+        "topic_shift",
+        None,
+        notes=(
+            *decision.notes,
+            f"names {named}, which #{info.number} never did: a new matter, merge suggested",
+        ),
         detached=True,
         suggest_merge_into=info.thread_id,
     )

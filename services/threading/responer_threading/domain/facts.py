@@ -26,6 +26,7 @@ class MailFacts:
     quoted_message_ids: tuple[str, ...] = ()
     automatic: bool = False  # machine-written (see is_automatic)
     mailbox_address: str = ""  # the mailbox's own address: its domain is one of the tenant's own
+    text: str = ""  # readable plain text, quotes included (topics.own_text cuts them)
 
     @property
     def customer(self) -> str:

@@ -10,6 +10,7 @@ from responer_threading.domain.decision import resolve
 from responer_threading.domain.facts import MailFacts, ThreadingResult
 from responer_threading.domain.ids import FIRST_THREAD_NUMBER, thread_id
 from responer_threading.domain.ports import MailboxPolicy, MessageRef, SubjectKey, ThreadInfo
+from responer_threading.domain.topics import bounded, vocabulary_terms
 
 
 @dataclass
@@ -85,6 +86,7 @@ class InMemoryThreadStore:
             has_outgoing=info.has_outgoing or facts.direction == "outbound",
             last_outgoing_at=outgoing_at,
             last_incoming_at=incoming_at,
+            vocabulary=frozenset(bounded(info.vocabulary, vocabulary_terms(facts))),
         )
         self.attached.setdefault(thread_id, []).append((facts.responer_message_id, signal))
 
@@ -136,6 +138,7 @@ class InMemoryThreadStore:
             has_outgoing=dst.has_outgoing or src.has_outgoing,
             last_outgoing_at=_latest(dst.last_outgoing_at, src.last_outgoing_at),
             last_incoming_at=_latest(dst.last_incoming_at, src.last_incoming_at),
+            vocabulary=frozenset(bounded(dst.vocabulary, src.vocabulary)),
         )
 
     def touch_subject(self, key: SubjectKey, thread_id: UUID, at: datetime) -> None:

@@ -50,6 +50,8 @@ class ThreadInfo:
     detached: bool = False
     last_outgoing_at: datetime | None = None
     last_incoming_at: datetime | None = None
+    # Salient terms of the conversation so far (topics.py; bounded): what decision._topic_shift compares.
+    vocabulary: frozenset[str] = frozenset()
 
     @property
     def last_at(self) -> datetime | None:
@@ -73,6 +75,7 @@ class MailboxPolicy:
     own_domains: frozenset[str] = frozenset()
     resend_window: timedelta = DEFAULT_RESEND_WINDOW
     follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW
+    topic_shift: bool = True  # decision._topic_shift: a reply naming only another matter starts a thread
 
 
 class ThreadIndex(Protocol):

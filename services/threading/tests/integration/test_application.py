@@ -177,6 +177,54 @@ SCRIPT = [
     _mail("b4", 61 + 15 * 24, subject="Re: Broken invoice", sender="bob@example.com", irt=["o3"]),  # quiet
     _mail("b5", 62 + 15 * 24, subject="Re: Refund", sender="bob@example.com", irt=["o2"]),  # quiet too
     _mail("b6", 63 + 15 * 24, subject="Refund", sender="bob@example.com"),  # answered long ago: new
+    # topic_shift: the thread's vocabulary (kept on the aggregate) against the reply's own text.
+    _mail(
+        "k1",
+        70,
+        subject="Order 482913",
+        sender="kim@example.com",
+        text=(
+            "Hello,\n\nmy order 482913 with the blue kettle has not arrived, could you check the delivery?\n\n"
+            "Kind regards\nKim"
+        ),
+    ),
+    _mail(
+        "ko1",
+        71,
+        subject="Re: Order 482913",
+        irt=["k1"],
+        outbound=True,
+        sender="kim@example.com",
+        text="Hello Kim,\n\nyour order 482913 was shipped yesterday, the kettle arrives tomorrow.",
+    ),
+    _mail(
+        "k2",
+        72,
+        subject="Re: Order 482913",
+        sender="kim@example.com",
+        irt=["ko1"],
+        text=(
+            "Hello,\n\nI would also like to return the ceramic teapot from order 771204, it cracked in transport."
+            "\n\nKind regards\nKim\n\nOn Monday Support wrote:\n> your order 482913 was shipped"
+        ),
+    ),
+    _mail(
+        "ko2",
+        73,
+        subject="Re: Order 482913",
+        irt=["k2"],
+        outbound=True,
+        sender="kim@example.com",
+        text="Hello Kim,\n\nplease send the teapot back with the return form.",
+    ),
+    _mail(
+        "k3",
+        74,
+        subject="Re: Order 482913",
+        sender="kim@example.com",
+        irt=["ko2"],
+        text="Thanks, the teapot from order 771204 is on its way back to you.",
+    ),
 ]
 
 
@@ -192,3 +240,5 @@ def test_postgres_store_decides_like_the_in_memory_store(app):
     assert {"resend", "quiet_thread", "renamed_by_reply"} <= set(signals)
     assert signals[1] == "resend" and signals[3] == "new_thread" and signals[5] == "new_thread"
     assert signals[11] == signals[12] == "quiet_thread"
+    assert signals[16:] == ["topic_shift", "references", "own_message_id"]
+    assert got[16].merge_suggested_into == got[14].thread_id and got[18].thread_id == got[16].thread_id

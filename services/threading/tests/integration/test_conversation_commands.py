@@ -218,6 +218,20 @@ def test_mailbox_policy_sets_the_resend_and_follow_up_windows(app):
         follow_up_days=3,
     )
     assert (policy.resend_window, policy.follow_up_window) == (timedelta(days=1), timedelta(days=3))
+    assert policy.topic_shift  # on unless a mailbox turns it off
+    off = app.set_policy(
+        TENANT, "support", window_days=0, reply_to_closed="reopen", own_domains=[], topic_shift=False
+    )
+    assert not off.topic_shift and not app.get_policy(TENANT, "support").topic_shift
+    app.set_policy(
+        TENANT,
+        "support",
+        window_days=0,
+        reply_to_closed="reopen",
+        own_domains=[],
+        resend_days=1,
+        follow_up_days=3,
+    )
     a = app.thread_message(mail("a@x", subject="Parcel"), b"")
     resend = app.thread_message(mail("b@x", subject="Parcel", at=T0 + timedelta(hours=20)), b"")
     late = app.thread_message(mail("c@x", subject="Parcel", at=T0 + timedelta(days=3)), b"")

@@ -1,5 +1,6 @@
-"""Pairwise threading quality on 2,000 generated messages with the thresholds of bench/threading_quality.py
-(which measures 20,000 in `make bench`), and the usrp-users mailing list against notmuch's groupings."""
+"""Pairwise threading quality on generated messages with the thresholds of bench/threading_quality.py
+(2,000 for recall and guards, 20,000 - the acceptance's size - for precision), and the usrp-users mailing
+list against notmuch's groupings."""
 
 from __future__ import annotations
 
@@ -22,14 +23,18 @@ def _bench(name: str):
     return module
 
 
-@pytest.fixture(scope="module")
-def figures(corpus, tmp_path_factory):
+def _measure(corpus, tmp_path_factory, count: int) -> dict:
     quality = _bench("threading_quality")
     generator = corpus.parent / "bench" / "gen_corpus.py"
     if not generator.is_file():
         pytest.skip(f"generator not found at {generator}")
-    maildir, truth = quality.generate(generator, 2000, 4404, tmp_path_factory.mktemp("generated"))
+    maildir, truth = quality.generate(generator, count, 4404, tmp_path_factory.mktemp("generated"))
     return quality.measure(truth, quality.facts_of(maildir, truth))
+
+
+@pytest.fixture(scope="module")
+def figures(corpus, tmp_path_factory):
+    return _measure(corpus, tmp_path_factory, 2000)
 
 
 def test_generated_mail_threads_with_the_acceptance_recall(figures):
@@ -39,20 +44,21 @@ def test_generated_mail_threads_with_the_acceptance_recall(figures):
     # Recall as decided, without counting any merge suggestion an agent would accept: resends of the
     # same question join (decision._resend), so customers who write twice no longer split conversations.
     assert figures["recall"] >= quality.MIN_RECALL
-    # A guard below the acceptance line for precision, which is the next test. On this sample one
-    # conversation the generator labels separate is a resend by the rule (the same customer, the same
-    # subject 3.5 hours after their last mail, no answer yet) and takes 0.008 of it.
+    # A guard below the acceptance line for precision, which the next test measures at 20,000. On
+    # this small sample one conversation the generator labels separate is a resend by the rule (the
+    # same customer, the same subject 3.5 hours after their last mail, no answer yet) and takes 0.008
+    # of it (0.987 here).
     assert figures["precision"] >= 0.98 and figures["precision_judged"] >= 0.98
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="precision 0.981 on this sample, 0.989-0.993 at 20k: a new matter sent as Reply on our last "
-    "answer with the old subject, within days, has no header or timing evidence (docs/benchmarks.md)",
-)
-def test_generated_mail_meets_the_acceptance_precision(figures):
+def test_generated_mail_meets_the_acceptance_precision(corpus, tmp_path_factory):
+    # 20,000 messages, as the acceptance states it (~20 s). New matters written as a reply to our
+    # last answer are split off by their text (decision._topic_shift); before that rule, 0.991.
     quality = _bench("threading_quality")
+    figures = _measure(corpus, tmp_path_factory, 20000)
     assert figures["precision"] >= quality.MIN_PRECISION
+    assert figures["recall"] >= quality.MIN_RECALL
+    assert figures["generic_subject_false_merges"] == 0
 
 
 def test_usrp_users_keeps_every_header_based_grouping(corpus):

@@ -27,6 +27,7 @@ def facts_from_file(path, raw: bytes) -> MailFacts:
         cc=tuple(a for _, a in mail.cc),
         date=mail.date,
         quoted_message_ids=mail.quoted_message_ids,
+        text=mail.text,
     )
 
 

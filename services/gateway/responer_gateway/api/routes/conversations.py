@@ -72,6 +72,9 @@ class PolicyUpdate(BaseModel):
     own_domains: list[str] = Field(default_factory=list, max_length=50)
     resend_window_days: int = Field(default=0, ge=0, le=365, description="0: the default, 5 days")
     follow_up_days: int = Field(default=0, ge=0, le=365, description="0: the default, 14 days")
+    no_topic_shift: bool = Field(
+        default=False, description="true: never split off a reply that names only another matter"
+    )
 
 
 def _dict(message: object) -> dict:
@@ -332,6 +335,7 @@ async def set_threading_policy(
             own_domains=body.own_domains,
             resend_window_days=body.resend_window_days,
             follow_up_days=body.follow_up_days,
+            no_topic_shift=body.no_topic_shift,
         ),
         timeout=ctx.timeout,
     )
