@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from responer_runtime.sqltracking import claim
 
 from responer_search.adapters import pg_schema
-from responer_search.adapters.pg_query import compile_query
+from responer_search.adapters.pg_query import compile_query, prefix_word
 from responer_search.domain import snippet
 from responer_search.domain.cursor import MAX_OFFSET, Cursor, decode_offset, encode_offset
 from responer_search.domain.model import (
@@ -55,7 +55,7 @@ from responer_search.domain.model import (
     apply_tags,
 )
 from responer_search.domain.ports import BackendUnavailable
-from responer_search.domain.query import Query
+from responer_search.domain.query import Body, Query, Subject, Text, walk
 
 READ_TIMEOUT_MS = 5000
 # tsvector has a 1 MB limit; positions stop counting at 16383 anyway.
@@ -81,6 +81,7 @@ FACET_LIMIT = 50
 # _newest_threads).
 FIRST_WINDOW = timedelta(days=2)
 WINDOW_GROWTH = 8
+MAX_COMPLETIONS = 64  # a prefix completing to more words is matched as a prefix
 NO_FLOOR_DAY = -(2**31)  # search.messages.day >= this: every day
 RELEVANCE_POOL = 2000  # matching messages ranked at most, the newest (see _relevance_window)
 _LISTED = sql.SQL("t.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0")
@@ -446,7 +447,9 @@ class PostgresSearchBackend:
         if folder != ANY_FOLDER:
             where.append(sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s"))
         if filter is not None:
-            c = compile_query(filter, user_id)
+            with self._reading() as conn:
+                completions = _completions(conn, filter)
+            c = compile_query(filter, user_id, completions)
             params |= c.params
             if c.message_level:
                 where.append(
@@ -537,7 +540,9 @@ class PostgresSearchBackend:
         self, tenant_id: str, query: Query, limit: int, cursor: str = "", options: SearchOptions | None = None
     ) -> ThreadPage:
         options = options or SearchOptions()
-        c = compile_query(query, options.user_id)
+        with self._reading() as conn:
+            completions = _completions(conn, query)
+        c = compile_query(query, options.user_id, completions)
         c.params |= {"tenant": tenant_id, "limit": limit + 1, "headline": HEADLINE_OPTIONS}
         rank = (
             sql.SQL("ts_rank(m.tsv, {})").format(c.tsquery)
@@ -869,6 +874,26 @@ _FACETS = sql.SQL(
 ).format(n=sql.Literal(FACET_LIMIT))
 
 
+def _completions(conn: Connection, query: Query) -> dict[str, list[str]]:
+    """Prefix word -> the indexed words it completes to, when there are at most MAX_COMPLETIONS."""
+    out: dict[str, list[str]] = {}
+    for node in walk(query.root):
+        word = prefix_word(node.term) if isinstance(node, Text | Subject | Body) else None
+        if word is None or word in out:
+            continue
+        folded = conn.execute("SELECT search.fold(%s)", (word,)).fetchone()
+        if not folded or not folded[0]:
+            continue
+        # A range on the primary key (C collation: code point order), with the prefix as a value.
+        rows = conn.execute(
+            "SELECT lexeme FROM search.lexemes WHERE lexeme >= %s AND lexeme < %s ORDER BY lexeme LIMIT %s",
+            (folded[0], folded[0] + "\U0010ffff", MAX_COMPLETIONS + 1),
+        ).fetchall()
+        if 0 < len(rows) <= MAX_COMPLETIONS:
+            out[word] = [r[0] for r in rows]
+    return out
+
+
 def _span(conn: Connection, c) -> tuple[datetime, datetime] | None:  # noqa: ANN001
     """The tenant's oldest and newest message dates (two index probes), None without mail."""
     row = conn.execute(
@@ -1116,6 +1141,13 @@ def _index_message(conn: Connection, doc: MessageDoc, seq: int) -> None:
             "arrived": doc.arrived_at,
         },
     )
+    conn.execute(
+        pg_schema.LEXICON_FROM_MESSAGES.format(
+            join=sql.SQL(""), where=sql.SQL("WHERE m.tenant_id = %s AND m.message_id = %s")
+        ),
+        (doc.tenant_id, doc.message_id),
+    )
+
     _refresh_thread(conn, doc.tenant_id, thread_id)
     if previous is not None and previous[0] != thread_id:
         _refresh_thread(conn, doc.tenant_id, previous[0])

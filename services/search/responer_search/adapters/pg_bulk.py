@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from psycopg import Connection, sql
 
+from responer_search.adapters import pg_schema
 from responer_search.adapters.pg_backend import MAX_INDEXED_CHARS, _address_terms, _clean
 from responer_search.domain.model import MessageDoc
 
@@ -27,10 +28,10 @@ _LOAD_COLUMNS = (
 _TEXT_INDEXES = {
     "messages_tenant_day_tsv": "CREATE INDEX IF NOT EXISTS messages_tenant_day_tsv ON search.messages "
     "USING gin (tenant_id, day, tsv)",
-    "messages_from_trgm": "CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages "
-    "USING gin (from_folded gin_trgm_ops)",
-    "messages_to_trgm": "CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages "
-    "USING gin (to_folded gin_trgm_ops)",
+    "messages_from_day_trgm": "CREATE INDEX IF NOT EXISTS messages_from_day_trgm ON search.messages "
+    "USING gin (day, from_folded gin_trgm_ops)",
+    "messages_to_day_trgm": "CREATE INDEX IF NOT EXISTS messages_to_day_trgm ON search.messages "
+    "USING gin (day, to_folded gin_trgm_ops)",
 }
 
 
@@ -160,6 +161,12 @@ def load_messages(
         ON CONFLICT (tenant_id, message_id) {conflict}
         """
         ).format(n=sql.Literal(MAX_INDEXED_CHARS), conflict=conflict)
+    )
+    conn.execute(
+        pg_schema.LEXICON_FROM_MESSAGES.format(
+            join=sql.SQL("JOIN search_load l ON l.tenant_id = m.tenant_id AND l.message_id = m.message_id "),
+            where=sql.SQL(""),
+        )
     )
     if upsert:
         touched += conn.execute("SELECT DISTINCT tenant_id, thread_id FROM search_load").fetchall()

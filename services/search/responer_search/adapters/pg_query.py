@@ -53,6 +53,7 @@ class Compiled:
     thread_level: bool = False  # reads the thread row `t` (tag, folder, status, assignee, note, number)
     tsquery: sql.Composable | None = None  # positive text terms together: for ranking and highlighting
     params: dict[str, object] = field(default_factory=dict)
+    completions: dict[str, list[str]] = field(default_factory=dict)  # prefix word -> lexemes
 
     def param(self, value: object) -> sql.Placeholder:
         name = f"q{len(self.params)}"
@@ -60,14 +61,31 @@ class Compiled:
         return sql.Placeholder(name)
 
 
+def prefix_word(term: Term) -> str | None:
+    """The word a prefix term completes, when it is one token ("o'brie" would not split like the
+    document did, so it is matched as plain words)."""
+    if term.phrase or not term.prefix:
+        return None
+    words = term.text.split()
+    return words[0] if len(words) == 1 and all(ch.isalnum() for ch in words[0]) else None
+
+
+def tsquery_of_lexemes(lexemes: list[str]) -> str:
+    """A tsquery text OR-ing lexemes exactly as given (already folded: cast, not normalised)."""
+    return " | ".join("'" + x.replace("\\", "\\\\").replace("'", "''") + "'" for x in lexemes)
+
+
 def _tsquery(c: Compiled, term: Term) -> sql.Composable:
     if term.phrase:
         return sql.SQL("phraseto_tsquery({}, {})").format(_CFG, c.param(term.text))
-    if term.prefix:
-        # A prefix operand is one token: "o'brie" would not split like the document did.
-        words = term.text.split()
-        if len(words) == 1 and all(ch.isalnum() for ch in words[0]):
-            return sql.SQL("to_tsquery({}, {})").format(_CFG, c.param(_prefix_operand(term.text)))
+    word = prefix_word(term)
+    if word is not None:
+        completions = c.completions.get(word)
+        if completions:
+            # The words the prefix completes to, looked up in the lexicon: exact GIN entries are
+            # intersected in the index, a prefix (partial match) collects all its hits first.
+            return sql.SQL("{}::tsquery").format(c.param(tsquery_of_lexemes(completions)))
+        return sql.SQL("to_tsquery({}, {})").format(_CFG, c.param(_prefix_operand(term.text)))
     return sql.SQL("plainto_tsquery({}, {})").format(_CFG, c.param(term.text))
 
 
@@ -182,9 +200,13 @@ class _Compiler:
         raise AssertionError(f"unknown filter {n.field}")  # pragma: no cover
 
 
-def compile_query(query: Query, user_id: str = "") -> Compiled:
+def compile_query(
+    query: Query, user_id: str = "", completions: dict[str, list[str]] | None = None
+) -> Compiled:
     c = Compiled(
-        message_level=query.has_message_conditions, params={"floor": "-infinity", "floor_day": -(2**31)}
+        message_level=query.has_message_conditions,
+        params={"floor": "-infinity", "floor_day": -(2**31)},
+        completions=completions or {},
     )
     compiler = _Compiler(c, user_id)
     c.condition = compiler.node(query.root)

@@ -88,8 +88,11 @@ CREATE INDEX IF NOT EXISTS messages_tenant_day_tsv ON search.messages USING gin 
 ALTER TABLE search.messages SET (toast_tuple_target = 1024);
 ALTER TABLE search.messages ALTER COLUMN tsv SET STORAGE EXTERNAL;
 CREATE INDEX IF NOT EXISTS messages_by_date ON search.messages (tenant_id, date DESC, message_id DESC);
-CREATE INDEX IF NOT EXISTS messages_from_trgm ON search.messages USING gin (from_folded gin_trgm_ops);
-CREATE INDEX IF NOT EXISTS messages_to_trgm ON search.messages USING gin (to_folded gin_trgm_ops);
+-- from:/to: substrings by trigram, with the day inside the index for the same reason as the words.
+DROP INDEX IF EXISTS search.messages_from_trgm;
+DROP INDEX IF EXISTS search.messages_to_trgm;
+CREATE INDEX IF NOT EXISTS messages_from_day_trgm ON search.messages USING gin (day, from_folded gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS messages_to_day_trgm ON search.messages USING gin (day, to_folded gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS threads_tags ON search.threads USING gin (tags_folded);
 CREATE INDEX IF NOT EXISTS threads_by_assignee ON search.threads (tenant_id, assignee_user_id)
     WHERE assignee_user_id IS NOT NULL;
@@ -118,6 +121,14 @@ CREATE TABLE IF NOT EXISTS search.merge_moves (
     merge_id  text NOT NULL,
     item_id   text NOT NULL,
     PRIMARY KEY (tenant_id, merge_id, item_id)
+);
+
+-- Every word the messages were indexed with, so a prefix (the last word typed) becomes the exact
+-- words it completes to: exact GIN entries are intersected inside the index, while a prefix (partial
+-- match) collects every hit of every completion first (at 1M messages: 0.2 ms against 20 ms).
+-- Shared by tenants: it only ever shapes a query, and a word of another tenant matches nothing.
+CREATE TABLE IF NOT EXISTS search.lexemes (
+    lexeme text COLLATE "C" PRIMARY KEY
 );
 
 -- Teams (GroupChanged), so group:billing finds threads assigned to the group named Billing.
@@ -165,6 +176,14 @@ $$;
 """
 
 
+# New words of some messages (`join`/`where` pick rows of search.messages m), in one order so that concurrent
+# loaders wait for each other instead of deadlocking.
+LEXICON_FROM_MESSAGES = sql.SQL(
+    "INSERT INTO search.lexemes (lexeme) SELECT DISTINCT x FROM search.messages m {join}"
+    "CROSS JOIN LATERAL unnest(tsvector_to_array(m.tsv)) AS x {where} ORDER BY x ON CONFLICT DO NOTHING"
+)
+
+
 def ensure_schema(conn: Connection) -> None:
     """Runs in the caller's transaction (commit it)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -204,5 +223,8 @@ def ensure_schema(conn: Connection) -> None:
         "CREATE OR REPLACE FUNCTION search.day(timestamptz) RETURNS integer LANGUAGE sql IMMUTABLE "
         "PARALLEL SAFE AS $$ SELECT floor(extract(epoch FROM $1) / 86400)::integer $$"
     )
+    new_lexicon = conn.execute("SELECT to_regclass('search.lexemes') IS NULL").fetchone()[0]
     conn.execute(_TABLES)
+    if new_lexicon:  # a database from before the lexicon: fill it once from what is indexed
+        conn.execute(LEXICON_FROM_MESSAGES.format(join=sql.SQL(""), where=sql.SQL("")))
     create_tracking_table(conn, SCHEMA)
