@@ -77,7 +77,7 @@ _SUMMARY = sql.SQL(
     "coalesce(t.assignee_group_id, '') AS assignee_group_id, t.priority, t.due_at"
 )
 FACET_LIMIT = 50
-# Newest-first search reads the newest FIRST_WINDOW of a tenant's mail first, then 8x wider (see
+# Newest-first search reads the newest FIRST_WINDOW of a tenant's mail first, then wider by what it held (see
 # _newest_threads).
 FIRST_WINDOW = timedelta(days=2)
 WINDOW_GROWTH = 8
@@ -661,12 +661,14 @@ class PostgresSearchBackend:
             "SELECT count(*) FROM (SELECT 1 FROM search.messages m {join}WHERE m.tenant_id = %(tenant)s "
             "AND m.date >= %(floor)s::timestamptz AND m.day >= %(floor_day)s::integer AND {cond} LIMIT {pool}) x"
         ).format(join=_thread_join(c), cond=c.condition, pool=sql.Literal(self.relevance_pool))
-        for floor, bounded in _floors(_span(conn, c)):
+        windows = _Windows(_span(conn, c), self.relevance_pool)
+        for floor, bounded in windows:
             _set_floor(c.params, floor)
             if not bounded:
                 return True
             row = conn.execute(count, c.params).fetchone()
-            if row is not None and row[0] >= self.relevance_pool:
+            windows.found = int(row[0]) if row else 0
+            if windows.found >= self.relevance_pool:
                 return False
         return True  # pragma: no cover - the last floor is unbounded
 
@@ -675,7 +677,7 @@ class PostgresSearchBackend:
 
         The page needs only the newest matching threads, so the condition is evaluated on a window of
         the tenant's newest mail (the GIN hits AND-ed with a date range, then only those rows read),
-        widened eightfold until the page is full or the window holds everything. A common word fills
+        widened (by the density of its hits, 2-8x) until the page is full or the window holds everything. A common word fills
         the page from the last days' mail whatever the size of the archive; a rare word ends in the
         unbounded window, where its few hits are cheap. A thread whose newest hit is in the window
         ranks above every thread without one, so each page is exact. The total is exact when the last
@@ -697,9 +699,11 @@ class PostgresSearchBackend:
             "SELECT g.thread_id, g.at, (SELECT count(*) FROM g) AS groups FROM g WHERE {where} "
             "ORDER BY g.at DESC, g.thread_id DESC LIMIT %(limit)s"
         ).format(join=_thread_join(c), cond=c.condition, where=where)
-        for floor, _bounded in _floors(span):
+        windows = _Windows(span, int(c.params["limit"]))  # type: ignore[call-overload]
+        for floor, _bounded in windows:
             _set_floor(c.params, floor)
             hits = conn.execute(query, c.params).fetchall()
+            windows.found = len(hits)
             if len(hits) >= c.params["limit"]:  # type: ignore[operator]
                 break
         groups = int(hits[0][2]) if hits else 0
@@ -824,9 +828,11 @@ class PostgresSearchBackend:
             exact = self._relevance_window(conn, c)
             rows = conn.execute(query, c.params).fetchall()
         else:
-            for floor, _bounded in _floors(_span(conn, c)):
+            windows = _Windows(_span(conn, c), limit + 1)
+            for floor, _bounded in windows:
                 _set_floor(c.params, floor)
                 rows = conn.execute(query, c.params).fetchall()
+                windows.found = len(rows)
                 if len(rows) > limit:
                     break
             exact = not _bounded
@@ -910,15 +916,28 @@ def _set_floor(params: dict[str, object], floor: datetime | str) -> None:
     )
 
 
-def _floors(span: tuple[datetime, datetime] | None) -> Iterator[tuple[datetime | str, bool]]:
-    """Date floors of ever wider windows of the newest mail, then no floor: (floor, bounded)."""
-    if span is not None:
-        first, newest = span
-        window = FIRST_WINDOW
-        while newest - window > first:
-            yield newest - window, True
-            window *= WINDOW_GROWTH
-    yield "-infinity", False
+class _Windows:
+    """Date floors of ever wider windows of the newest mail, then no floor: (floor, bounded).
+
+    Each next window is sized from what the last one held (`found` of `need`), assuming the hits
+    keep their density, with room to spare: 1.5x what the density asks, at least 2x and at most
+    WINDOW_GROWTH x wider. A word that is rare lately still gets there in a few steps.
+    """
+
+    def __init__(self, span: tuple[datetime, datetime] | None, need: int) -> None:
+        self.span = span
+        self.need = need
+        self.found = 0
+
+    def __iter__(self) -> Iterator[tuple[datetime | str, bool]]:
+        if self.span is not None:
+            first, newest = self.span
+            window = FIRST_WINDOW
+            while newest - window > first:
+                yield newest - window, True
+                growth = WINDOW_GROWTH if not self.found else 1.5 * self.need / self.found
+                window *= min(WINDOW_GROWTH, max(2.0, growth))
+        yield "-infinity", False
 
 
 def _thread_join(c) -> sql.Composable:  # noqa: ANN001
