@@ -50,9 +50,11 @@ _TOKEN = re.compile(r"[0-9a-z]+(?:[/\-.][0-9a-z]+)*")
 _DIGITS = re.compile(r"\d")
 _DIGIT_GAP = re.compile(r"(?<=\d)[ \u00a0](?=\d)")
 # How to reach or pay the author is no matter of its own: international phone numbers,
-# "tel. 22 628 14 05", a bank account (IBAN) for a refund.
+# "tel. 22 628 14 05", a bank account (IBAN) for a refund, also when a line wrap splits it.
 _PARTY = re.compile(
-    r"\b[a-z]{2}\d{2}(?:[ \u00a0]?[a-z]{4})?(?:[ \u00a0]?\d{4}){2,7}(?:[ \u00a0]?\d{1,4})?\b|\+\d[\d \u00a0()./-]{6,}\d|\b(?:tel|phone|mobile|fax|kom|telefon)\w*\.?:?\s*\(?\d[\d \u00a0()./-]{6,}\d"
+    r"\b[a-z]{2}\d{2}(?:\s?[a-z]{4})?(?:\s?\d{4}){2,7}(?:\s?\d{1,4})?\b"
+    r"|\+\d[\d \u00a0()./-]{6,}\d"
+    r"|\b(?:tel|phone|mobile|fax|kom|telefon)\w*\.?:?\s*\(?\d[\d \u00a0()./-]{6,}\d"
 )
 # A date or a time is no identifier: "po 16:00", "do 08.01.2026" say when, not what.
 _DATE = re.compile(r"^\d{1,4}(?:[./-]\d{1,2}){1,2}(?:[./-]\d{2,4})?$")

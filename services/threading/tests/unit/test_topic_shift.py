@@ -189,3 +189,6 @@ def test_terms_fold_stem_and_keep_identifiers_whole():
     found = terms("Przesyłka do zamówienia ZP/2025/4447 – proszę o fakturę FV/2025/03/118 do 12.03.2025.")
     assert {"zp/2025/4447", "fv/2025/03/118", "przesy", "zamowi", "faktur"} <= found
     assert "12.03.2025" not in found and "prosze" not in found  # a date says when; a stopword nothing
+    # A bank account wrapped over two lines and a phone number are the customer's, not a matter.
+    party = terms("Zwrot na konto PL41 8291\n1411 4129 3509 5746 4623, tel. 22 628 14 05, +48 601 234 567.")
+    assert not any(any(c.isdigit() for c in t) for t in party)
