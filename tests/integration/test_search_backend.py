@@ -1192,6 +1192,30 @@ class TestPostgresBackend(SearchBackendContract):
     def backend(self, pg_backend: PostgresSearchBackend) -> SearchBackend:
         return pg_backend
 
+    def test_a_prefix_completes_through_the_lexicon_and_past_its_limit(self, pg_backend):
+        """The last word becomes the indexed words it completes to (at most MAX_COMPLETIONS), and a
+        prefix with more completions still matches every one of them."""
+        from responer_search.adapters.pg_backend import MAX_COMPLETIONS
+
+        feed = Feed(pg_backend)
+        marker = secrets.token_hex(3)
+        words = [f"q{marker}z{i:03d}" for i in range(MAX_COMPLETIONS + 6)]
+        sent = {
+            w: feed.message(text=f"numer {w}", date=T0 - timedelta(minutes=i)) for i, w in enumerate(words)
+        }
+        feed.message(text="Żółwik", subject="zolwik", date=T0)
+        everything = pg_backend.search(feed.tenant, parse(f"q{marker}z"), 200)
+        assert {t.thread_id for t in everything.threads} == {m.thread_id for m in sent.values()}
+        few = pg_backend.search(feed.tenant, parse(f"q{marker}z00"), 200)
+        assert {t.thread_id for t in few.threads} == {sent[w].thread_id for w in words[:10]}
+        assert len(pg_backend.search(feed.tenant, parse("żółwi"), 10).threads) == 1  # folded both ways
+        from responer_search.adapters.pg_backend import _completions
+
+        with pg_backend.pool.connection() as conn:
+            assert _completions(conn, parse(f"numer q{marker}z00")) == {f"q{marker}z00": words[:10]}
+            assert _completions(conn, parse(f"q{marker}z")) == {}  # too many: stays a prefix
+            assert _completions(conn, parse("ŻÓŁWI")) == {"ŻÓŁWI": ["zolwik"]}
+
     def test_relevance_over_a_large_result_ranks_its_newest_hits(self, pg_backend):
         """A common word is ranked among its newest `relevance_pool` hits, not over the whole archive."""
         small = PostgresSearchBackend(pg_backend.pool, relevance_pool=4)
