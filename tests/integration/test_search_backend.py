@@ -1216,6 +1216,25 @@ class TestPostgresBackend(SearchBackendContract):
             assert _completions(conn, parse(f"q{marker}z")) == {}  # too many: stays a prefix
             assert _completions(conn, parse("ŻÓŁWI")) == {"ŻÓŁWI": ["zolwik"]}
 
+    def test_facets_of_a_large_result_count_its_newest_hits(self, pg_backend):
+        """Facets over a common word count the threads of its newest `facet_pool` hits (a lower bound,
+        said by total_exact), and everything when the result is small."""
+        small = PostgresSearchBackend(pg_backend.pool, facet_pool=4)
+        feed = Feed(small)
+        recent = [feed.message(text=f"kettle {i}", date=T0 - timedelta(hours=i)) for i in range(6)]
+        old = feed.message(text="kettle old", date=T0 - timedelta(days=300))
+        for m in [*recent, old]:
+            feed.sort(m.thread_id, "Inbox")
+        feed.sort(old.thread_id, "Archive")
+        with_facets = SearchOptions(facets=True)
+        page = small.search(feed.tenant, parse("kettle"), 2, options=with_facets)
+        folders = {f.value: f.threads for f in page.facets.folders}
+        assert page.total_exact is False and "Archive" not in folders and 4 <= folders["Inbox"] <= 6
+        assert [t.thread_id for t in page.threads] == [recent[0].thread_id, recent[1].thread_id]
+        full = pg_backend.search(feed.tenant, parse("kettle"), 2, options=with_facets)
+        assert full.total_exact and full.total == 7
+        assert {f.value: f.threads for f in full.facets.folders} == {"Inbox": 6, "Archive": 1}
+
     def test_relevance_over_a_large_result_ranks_its_newest_hits(self, pg_backend):
         """A common word is ranked among its newest `relevance_pool` hits, not over the whole archive."""
         small = PostgresSearchBackend(pg_backend.pool, relevance_pool=4)

@@ -83,7 +83,8 @@ FIRST_WINDOW = timedelta(days=2)
 WINDOW_GROWTH = 8
 MAX_COMPLETIONS = 64  # a prefix completing to more words is matched as a prefix
 NO_FLOOR_DAY = -(2**31)  # search.messages.day >= this: every day
-RELEVANCE_POOL = 2000  # matching messages ranked at most, the newest (see _relevance_window)
+FACET_POOL = 5000  # matching messages whose threads facets count at most, the newest (_pool_window)
+RELEVANCE_POOL = 2000  # matching messages ranked at most, the newest (see _pool_window)
 _LISTED = sql.SQL("t.tenant_id = %(tenant)s AND t.merged_into IS NULL AND t.message_count > 0")
 _ORDER = sql.SQL("ORDER BY t.last_message_at DESC, t.thread_id DESC")
 _AFTER = sql.SQL("(t.last_message_at, t.thread_id) < (%(after_at)s, %(after_id)s)")
@@ -117,9 +118,12 @@ def _clean(text: str) -> str:
 
 
 class PostgresSearchBackend:
-    def __init__(self, pool: ConnectionPool, relevance_pool: int = RELEVANCE_POOL) -> None:
+    def __init__(
+        self, pool: ConnectionPool, relevance_pool: int = RELEVANCE_POOL, facet_pool: int = FACET_POOL
+    ) -> None:
         self.pool = pool
         self.relevance_pool = relevance_pool
+        self.facet_pool = facet_pool
         self._local = threading.local()  # the connection of a batch() in progress, per thread
 
     @contextmanager
@@ -571,8 +575,10 @@ class PostgresSearchBackend:
         if c.message_level and not by_relevance and not want_facets:
             return self._newest_threads(conn, c, limit, after)
         exact = True
-        if c.message_level and by_relevance and not want_facets:
-            exact = self._relevance_window(conn, c)
+        if c.message_level and by_relevance:
+            exact = self._pool_window(conn, c, self.relevance_pool)
+        elif c.message_level and want_facets:
+            exact = self._pool_window(conn, c, self.facet_pool)
         if c.message_level:
             # Messages only ever sit in listed threads (a merge moves them), so the thread row is
             # joined only when the query reads thread fields. A thread ranks by its newest hit.
@@ -650,25 +656,26 @@ class PostgresSearchBackend:
             total_exact=exact,
         )
 
-    def _relevance_window(self, conn: Connection, c) -> bool:  # noqa: ANN001
-        """Sets the window floor so that ranking reads the newest `relevance_pool` matching messages.
+    def _pool_window(self, conn: Connection, c, pool: int) -> bool:  # noqa: ANN001
+        """Sets the window floor so that the query reads the newest `pool` matching messages.
 
-        Ranking needs every candidate's tsvector, so a common word over an archive of millions is
-        ranked among its newest few thousand hits (the windows of _newest_threads); a rarer one among
-        all of them. True when the window holds every match (the total is then exact).
+        Ranking needs every candidate's tsvector and facets every hit's thread, so for a common word
+        over an archive of millions they read its newest few thousand hits (the windows of
+        _newest_threads); a rarer word all of them. True when the window holds every match (the
+        total, and the facets, are then exact; otherwise both are counts over the newest hits).
         """
         count = sql.SQL(
             "SELECT count(*) FROM (SELECT 1 FROM search.messages m {join}WHERE m.tenant_id = %(tenant)s "
             "AND m.date >= %(floor)s::timestamptz AND m.day >= %(floor_day)s::integer AND {cond} LIMIT {pool}) x"
-        ).format(join=_thread_join(c), cond=c.condition, pool=sql.Literal(self.relevance_pool))
-        windows = _Windows(_span(conn, c), self.relevance_pool)
+        ).format(join=_thread_join(c), cond=c.condition, pool=sql.Literal(pool))
+        windows = _Windows(_span(conn, c), pool)
         for floor, bounded in windows:
             _set_floor(c.params, floor)
             if not bounded:
                 return True
             row = conn.execute(count, c.params).fetchone()
             windows.found = int(row[0]) if row else 0
-            if windows.found >= self.relevance_pool:
+            if windows.found >= pool:
                 return False
         return True  # pragma: no cover - the last floor is unbounded
 
@@ -825,7 +832,7 @@ class PostgresSearchBackend:
         ).format(text=text, rank=rank, join=join, where=sql.SQL(" AND ").join(where), order=order)
         # Newest first: the same widening windows as threads; by relevance: the newest pool of hits.
         if by_relevance:
-            exact = self._relevance_window(conn, c)
+            exact = self._pool_window(conn, c, self.relevance_pool)
             rows = conn.execute(query, c.params).fetchall()
         else:
             windows = _Windows(_span(conn, c), limit + 1)

@@ -143,7 +143,8 @@ async function loadFacets(query) {
   renderFacets(null);
   try {
     const page = await api(`/api/search?${params}`);
-    if (state.query === query) renderFacets(page.facets);
+    // Over a large result the counts cover its newest conversations: at least this many.
+    if (state.query === query) renderFacets(page.facets, page.total_exact === false);
   } catch (err) {
     console.warn("facets", err);
   }
@@ -161,7 +162,7 @@ function renderTotal(page) {
   total.textContent = page.total_exact ? `${n} conversation${page.total === 1 ? "" : "s"}` : `more than ${n} conversations`;
 }
 
-function renderFacets(facets) {
+function renderFacets(facets, partial = false) {
   let box = $("search-facets");
   if (!box) {
     box = el("div", { id: "search-facets", class: "facets", "data-testid": "search-facets" });
@@ -172,7 +173,7 @@ function renderFacets(facets) {
   const quote = (v) => (/[\s"()]/.test(v) ? `"${v.replaceAll('"', "")}"` : v);
   const chip = (kind, label, term, n) => {
     const b = el("button", { type: "button", class: "facet", "data-testid": "facet", "data-facet": kind,
-      text: `${label} ${n}` });
+      text: `${label} ${n}${partial ? "+" : ""}` });
     b.addEventListener("click", async () => {
       state.query = `${state.query} ${term}`.trim();
       $("search-input").value = state.query;
