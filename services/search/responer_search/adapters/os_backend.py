@@ -956,7 +956,15 @@ class OpenSearchBackend:
         ]
         aggs = result.get("aggregations", {})
         facets = self._facets(aggs, True) if options.facets and not cursor else None
-        return ThreadPage(threads, self._next(offset, limit, len(hits)), int(aggs["total"]["value"]), facets)
+        total = int(aggs["total"]["value"])
+        # The cardinality count is exact up to its precision threshold and an estimate above it.
+        return ThreadPage(
+            threads,
+            self._next(offset, limit, len(hits)),
+            total,
+            facets,
+            total_exact=total <= CARDINALITY_PRECISION,
+        )
 
     def _search_thread_docs(
         self,
