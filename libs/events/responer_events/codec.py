@@ -23,6 +23,7 @@ EVENT_SUBJECTS: dict[type[Message], str] = {
     events_pb2.MailboxChanged: "ingest.mailbox.changed",
     events_pb2.MessageThreaded: "threading.message.threaded",
     events_pb2.ThreadMerged: "threading.thread.merged",
+    events_pb2.ThreadMailboxAdded: "threading.thread.mailbox_added",
     events_pb2.ThreadStatusChanged: "threading.thread.status_changed",
     events_pb2.NoteAdded: "threading.note.added",
     events_pb2.NoteEdited: "threading.note.edited",

@@ -29,6 +29,7 @@ from responer_threading.domain.aggregates import (
     MailboxPolicyRecord,
     MessageRef,
     OperationRecord,
+    PendingMailboxes,
     RecipientThread,
     SubjectThread,
     TenantDomains,
@@ -529,6 +530,41 @@ class RepositoryThreadStore:
         )
         self._keep(thread)
 
+    def see_in_mailbox(
+        self, tenant_id: str, responer_message_id: UUID, mailbox_id: str, mailbox_address: str
+    ) -> None:
+        """A stored message arrived in another of the tenant's mailboxes: its thread is in that one too.
+
+        Ingest publishes MailSeenInMailbox after the message's MailReceived on the same stream, and this
+        consumer reads that stream in order, so the message is threaded by now; should it not be, the
+        mailbox waits in PendingMailboxes and remember() applies it when the message is threaded.
+        """
+        done = self._get(ThreadedMessage, ids.threaded_message_id(tenant_id, responer_message_id))
+        if done is None:
+            pending = self._get(PendingMailboxes, ids.pending_mailboxes_id(tenant_id, responer_message_id))
+            if pending is None:
+                pending = PendingMailboxes(tenant_id=tenant_id, responer_message_id=responer_message_id)
+            if mailbox_id not in [m for m, _ in pending.mailboxes]:
+                pending.note(mailbox_id=mailbox_id, mailbox_address=mailbox_address)
+                self._keep(pending)
+            return
+        thread = self._message_thread(tenant_id, responer_message_id, done.thread_id)
+        if thread.see_in_mailbox(str(responer_message_id), mailbox_id, mailbox_address, _now()):
+            self._keep(thread)
+
+    def _message_thread(self, tenant_id: str, responer_message_id: UUID, threaded_into: UUID) -> Thread:
+        """The thread a message is in now. A merge is followed from the thread it was threaded into; a
+        split moved its Message-ID's pointer, which the thread it was threaded into still names."""
+        start = threaded_into
+        first = self.get_thread(threaded_into)
+        if responer_message_id in first.responer_message_ids:
+            rfc_id = first.message_ids[first.responer_message_ids.index(responer_message_id)]
+            ref = self._get(MessageRef, ids.message_ref_id(tenant_id, rfc_id))
+            if ref is not None and getattr(ref, "responer_message_id", "") == str(responer_message_id):
+                start = ref.thread_id
+        info = resolve(self, tenant_id, start)
+        return self.get_thread(info.thread_id if info is not None else start)
+
     def remember(self, tenant_id: str, responer_message_id: UUID, result: ThreadingResult) -> None:
         assert self._pending_attach is not None, "attach() comes before remember()"
         thread_id, facts, signal, payload = self._pending_attach
@@ -552,6 +588,12 @@ class RepositoryThreadStore:
             terms=sorted(vocabulary_terms(facts)),
         )
         self._keep(thread)
+        pending = self._get(PendingMailboxes, ids.pending_mailboxes_id(tenant_id, responer_message_id))
+        if pending is not None and not pending.applied:
+            for mailbox_id, mailbox_address in pending.mailboxes:
+                thread.see_in_mailbox(str(responer_message_id), mailbox_id, mailbox_address, _now())
+            pending.mark_applied()
+            self._keep(pending)
         self._keep(
             ThreadedMessage(
                 tenant_id=tenant_id,
@@ -631,6 +673,21 @@ class ThreadingApplication(ResponerApplication):
                     if attempt == MAX_ATTEMPTS - 1:
                         raise
         raise AssertionError("unreachable")
+
+    def see_in_mailbox(
+        self,
+        tenant_id: str,
+        responer_message_id: UUID,
+        mailbox_id: str,
+        mailbox_address: str,
+        *,
+        tracking: Tracking | None = None,
+    ) -> None:
+        """The message is in `mailbox_id` too (MailSeenInMailbox); idempotent per message and mailbox."""
+        self._unit(
+            lambda store: store.see_in_mailbox(tenant_id, responer_message_id, mailbox_id, mailbox_address),
+            tracking,
+        )
 
     # --- queries ------------------------------------------------------------------------------
     def get_thread(self, thread_id: UUID) -> Thread:

@@ -2,6 +2,7 @@
 
 Mail arrives from two streams: ingest (customer mail) and outbox (our sent replies). Both become a
 MailReceived-shaped payload stored on the thread, so the relay publishes one MessageThreaded shape.
+The same mail seen in a second mailbox (MailSeenInMailbox) adds that mailbox to the message's thread.
 Routing's rules may ask for a status (ThreadStatusRequested); threading owns status and applies it.
 """
 
@@ -64,6 +65,20 @@ def attach_sent_reply(app: ThreadingApplication, event: events_pb2.ReplySent, tr
     app.thread_message(facts, as_received.SerializeToString(), tracking=tracking)
 
 
+def add_mailbox_to_thread(
+    app: ThreadingApplication, event: events_pb2.MailSeenInMailbox, tracking: Tracking
+) -> None:
+    """The same mail arrived in a second mailbox of the tenant: one message, its thread in both."""
+    try:
+        message_id = uuid.UUID(event.message_id)
+    except ValueError:
+        app.record(tracking=tracking)  # not a message of ours: nothing to do, never retried
+        return
+    app.see_in_mailbox(
+        event.tenant_id, message_id, event.mailbox_id, event.mailbox_address, tracking=tracking
+    )
+
+
 def apply_requested_status(
     app: ThreadingApplication, event: events_pb2.ThreadStatusRequested, tracking: Tracking
 ) -> None:
@@ -84,6 +99,7 @@ def apply_requested_status(
 HANDLERS: dict[type, Callable[[ThreadingApplication, object, Tracking], None]] = {
     events_pb2.MailReceived: attach_received_mail,  # type: ignore[dict-item]
     events_pb2.ReplySent: attach_sent_reply,  # type: ignore[dict-item]
+    events_pb2.MailSeenInMailbox: add_mailbox_to_thread,  # type: ignore[dict-item]
     events_pb2.ThreadStatusRequested: apply_requested_status,  # type: ignore[dict-item]
 }
 

@@ -54,6 +54,17 @@ def _payload(e: Any) -> Any:  # noqa: PLR0911 - one branch per event type is the
             thread_subject=e.subject if e.new_thread else "",
             signal_detail=getattr(e, "detail", ""),
         )
+    if isinstance(e, Thread.MailboxAdded):
+        return events_pb2.ThreadMailboxAdded(
+            tenant_id=e.tenant_id,
+            thread_id=str(e.originator_id),
+            thread_number=e.thread_number,
+            message_id=e.responer_message_id,
+            mailbox_id=e.mailbox_id,
+            mailbox_address=e.mailbox_address,
+            mailbox_ids=list(e.mailbox_ids),
+            at=_ts(e.at),
+        )
     if isinstance(e, Thread.Merged):
         return events_pb2.ThreadMerged(
             tenant_id=e.tenant_id,

@@ -10,6 +10,7 @@ Domain events a relay maps to integration events (adapters/event_mapping.py):
 - `Thread.StatusChanged`      -> ThreadStatusChanged
 - `Thread.NoteAdded/NoteEdited/NoteDeleted` -> NoteAdded / NoteEdited / NoteDeleted
 - `Thread.MergeSuggested/MergeSuggestionDismissed` -> MergeSuggested / MergeSuggestionDismissed
+- `Thread.MailboxAdded`       -> ThreadMailboxAdded (a message was seen in another mailbox too)
 
 New fields on old events have defaults: events stored before them still load.
 """
@@ -116,7 +117,61 @@ class Thread(Aggregate):
             "detail": detail,
             "sent_at": sent_at.isoformat() if sent_at else "",
             "participants": list(participants),
+            "mailboxes": [mailbox_id],
         }
+
+    @property
+    def mailbox_ids(self) -> list[str]:
+        """Every mailbox the conversation is in, the first one first: its messages' mailboxes (members
+        carry theirs, so a split or merge takes them along)."""
+        self._state()
+        found = [self.mailbox_id]
+        for member in self.members.values():
+            found.extend(m for m in member.get("mailboxes", ()) if m not in found)
+        return found
+
+    def message_in_mailbox(self, responer_message_id: str, mailbox_id: str) -> bool:
+        member = self.members.get(responer_message_id)
+        return member is not None and mailbox_id in member.get("mailboxes", ())
+
+    def see_in_mailbox(
+        self, responer_message_id: str, mailbox_id: str, mailbox_address: str, at: datetime
+    ) -> bool:
+        """Note that one of this thread's messages is in `mailbox_id` too; False when known already (or
+        the message is not here)."""
+        self._state()
+        if responer_message_id not in self.members or self.message_in_mailbox(
+            responer_message_id, mailbox_id
+        ):
+            return False
+        self.add_mailbox(
+            tenant_id=self.tenant_id,
+            thread_number=self.number,
+            responer_message_id=responer_message_id,
+            mailbox_id=mailbox_id,
+            mailbox_address=mailbox_address,
+            mailbox_ids=[*self.mailbox_ids, *([] if mailbox_id in self.mailbox_ids else [mailbox_id])],
+            at=at,
+        )
+        return True
+
+    @event("MailboxAdded")
+    def add_mailbox(
+        self,
+        tenant_id: str,
+        thread_number: int,
+        responer_message_id: str,
+        mailbox_id: str,
+        mailbox_address: str,
+        mailbox_ids: list[str],
+        at: datetime,
+    ) -> None:
+        """The same mail arrived in another of the tenant's mailboxes (CC'd to sales@ and support@)."""
+        self._state()
+        member = self.members.get(responer_message_id)
+        if member is not None:
+            mailboxes = list(member.get("mailboxes", ()))
+            self.members[responer_message_id] = {**member, "mailboxes": [*mailboxes, mailbox_id]}
 
     def _saw(self, direction: str, at: datetime) -> None:
         # The latest mail each way: the resend and quiet-thread rules of decision.py read them.
@@ -680,6 +735,29 @@ class OperationRecord(Aggregate):
     @event("Undone")
     def undo(self, by_user_id: str) -> None:
         self.undone = True
+
+
+class PendingMailboxes(Aggregate):
+    """Mailboxes a message was seen in before it was threaded, applied when it is (see
+    application.RepositoryThreadStore.remember). Ingest publishes MailSeenInMailbox after the message's
+    MailReceived on the same stream, so this stays empty unless that order is ever broken."""
+
+    @event("Started")
+    def __init__(self, tenant_id: str, responer_message_id: UUID) -> None:
+        self.mailboxes: list[tuple[str, str]] = []  # (mailbox_id, mailbox_address)
+        self.applied = False
+
+    @staticmethod
+    def create_id(tenant_id: str, responer_message_id: UUID, **_: object) -> UUID:
+        return ids.pending_mailboxes_id(tenant_id, responer_message_id)
+
+    @event("Noted")
+    def note(self, mailbox_id: str, mailbox_address: str) -> None:
+        self.mailboxes.append((mailbox_id, mailbox_address))
+
+    @event("Applied")
+    def mark_applied(self) -> None:
+        self.applied = True
 
 
 class ThreadedMessage(Aggregate):
