@@ -259,7 +259,9 @@ class ThreadPage:
     total: int = 0
     facets: Facets | None = None
     messages: list[MessageHit] = field(default_factory=list)
-    total_exact: bool = True  # False: `total` is a lower bound ("more than 1,234")
+    total_exact: bool = (
+        True  # False: a lower bound (PostgreSQL windows) or an estimate (OpenSearch cardinality)
+    )
 
 
 SORTS = ("date", "relevance")

@@ -47,7 +47,8 @@ class SearchPublic(BaseModel):
     total: int
     total_exact: bool = Field(
         True,
-        description="false: total is a lower bound, more threads match (a large result searched newest first)",
+        description="false: total is not exact - a lower bound (PostgreSQL: a large result is read newest "
+        "first; facets then count its newest conversations) or an estimate (OpenSearch, above 40,000)",
     )
     facets: FacetsPublic | None = Field(
         description="facets=true, first page: thread counts over the whole result"
