@@ -24,7 +24,7 @@ from responer.events.v1 import events_pb2, mail_pb2
 from responer_events import decode, encode
 from responer_search.adapters.pg_backend import PostgresSearchBackend
 from responer_search.domain.cursor import InvalidCursor
-from responer_search.domain.model import INBOX, SearchOptions
+from responer_search.domain.model import INBOX, MessageMailbox, Position, SearchOptions
 from responer_search.domain.ports import SearchBackend
 from responer_search.domain.query import InvalidQuery, parse
 from responer_search.handlers import dispatcher
@@ -97,6 +97,19 @@ class Feed:
         )
         self.deliver("threading", event, tenant=tenant)
         return event
+
+    def mailbox_added(self, message: events_pb2.MessageThreaded, mailbox_id: str, address: str) -> int:
+        """Threading's ThreadMailboxAdded: the message was seen in another mailbox of the tenant too."""
+        event = events_pb2.ThreadMailboxAdded(
+            tenant_id=message.tenant_id,
+            thread_id=message.thread_id,
+            thread_number=message.thread_number,
+            message_id=message.message_id,
+            mailbox_id=mailbox_id,
+            mailbox_address=address,
+            mailbox_ids=[message.mailbox_id, mailbox_id],
+        )
+        return self.deliver("threading", event)
 
     def assign(self, thread_id: str, user_id: str, group_id: str = "", tenant: str = "") -> None:
         event = events_pb2.ThreadAssigned(
@@ -601,6 +614,55 @@ class SearchBackendContract:
         assert self.found(backend, feed, "mailbox:mbx-1") == [msg.thread_number]
         assert self.found(backend, feed, "mailbox:support@acme") == [msg.thread_number]
         assert self.found(backend, feed, "mailbox:sales@acme") == []
+
+    def test_mail_seen_in_a_second_mailbox_is_found_under_both_and_its_thread_lists_both(self, backend, feed):
+        both = feed.message(text="parcel lost, writing to sales and support")
+        only = feed.message(text="parcel lost, writing to support")
+        assert self.found(backend, feed, "mailbox:sales@acme") == []
+        position = feed.mailbox_added(both, "mbx-2", "sales@acme.test")
+        assert self.found(backend, feed, "mailbox:mbx-2") == [both.thread_number]
+        assert self.found(backend, feed, "mailbox:sales@acme") == [both.thread_number]
+        assert self.found(backend, feed, "mailbox:sales@acme parcel") == [both.thread_number]
+        assert self.found(backend, feed, "mailbox:support@acme") == sorted(
+            [both.thread_number, only.thread_number]
+        )
+        detail = backend.get_thread(feed.tenant, thread_id=both.thread_id)
+        assert detail is not None
+        assert detail.mailboxes == [("mbx-1", "support@acme.test"), ("mbx-2", "sales@acme.test")]
+        assert detail.messages[0].other_mailboxes == (("mbx-2", "sales@acme.test"),)
+        single = backend.get_thread(feed.tenant, thread_id=only.thread_id)
+        assert single is not None and single.mailboxes == [("mbx-1", "support@acme.test")]
+        # A redelivery, the same mailbox again and the mailbox it arrived in change nothing.
+        assert not backend.add_message_mailbox(
+            MessageMailbox(feed.tenant, both.message_id, "mbx-3", "other@acme.test"),
+            Position(feed.streams["threading"], position),
+        )
+        feed.mailbox_added(both, "mbx-2", "sales@acme.test")
+        feed.mailbox_added(both, "mbx-1", "support@acme.test")
+        detail = backend.get_thread(feed.tenant, thread_id=both.thread_id)
+        assert detail is not None and detail.messages[0].other_mailboxes == (("mbx-2", "sales@acme.test"),)
+        assert self.found(backend, feed, "mailbox:mbx-3") == []
+        # Indexed again (the message re-threaded), it keeps the mailboxes it was seen in.
+        feed.deliver("threading", both)
+        assert self.found(backend, feed, "mailbox:sales@acme") == [both.thread_number]
+
+    def test_the_second_mailbox_of_a_message_of_another_tenant_changes_nothing(self, backend, feed):
+        msg = feed.message(text="tenant check")
+        stranger = events_pb2.MessageThreaded()
+        stranger.CopyFrom(msg)
+        stranger.tenant_id = str(uuid.uuid4())
+        feed.deliver(
+            "threading",
+            events_pb2.ThreadMailboxAdded(
+                tenant_id=stranger.tenant_id,
+                thread_id=msg.thread_id,
+                message_id=msg.message_id,
+                mailbox_id="mbx-2",
+                mailbox_address="sales@acme.test",
+            ),
+            tenant=stranger.tenant_id,
+        )
+        assert self.found(backend, feed, "mailbox:mbx-2") == []
 
     def test_thread_filters_tag_folder_status_group(self, backend, feed):
         vip = feed.message(text="one")

@@ -21,6 +21,7 @@ from responer_search.domain.model import (
     Assignment,
     GroupRecord,
     MessageDoc,
+    MessageMailbox,
     MessageMove,
     Position,
     ReadMark,
@@ -290,6 +291,16 @@ def unmerge_thread(backend: SearchBackend, event: DecodedEvent, position: Positi
     backend.move_messages(move, position)
 
 
+def add_message_mailbox(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
+    p: events_pb2.ThreadMailboxAdded = event.payload  # type: ignore[assignment]
+    tenant = _tenant(event, p.tenant_id)
+    if tenant is None or not p.message_id or not p.mailbox_id:
+        backend.skip(position)
+        return
+    change = MessageMailbox(tenant, p.message_id, p.mailbox_id, p.mailbox_address)
+    backend.add_message_mailbox(change, position)
+
+
 def add_user(backend: SearchBackend, event: DecodedEvent, position: Position) -> None:
     p: events_pb2.UserAdded = event.payload  # type: ignore[assignment]
     tenant = _tenant(event, p.tenant_id)
@@ -335,6 +346,7 @@ HANDLERS: dict[type[Message], HandlerFn] = {
     events_pb2.ThreadSplit: split_thread,
     events_pb2.ThreadUnsplit: unsplit_thread,
     events_pb2.ThreadUnmerged: unmerge_thread,
+    events_pb2.ThreadMailboxAdded: add_message_mailbox,
     events_pb2.UserAdded: add_user,
     events_pb2.GroupChanged: change_group,
     events_pb2.ThreadRead: mark_thread_read,

@@ -38,6 +38,7 @@ from responer_search.domain.model import (
     GroupRecord,
     MessageDoc,
     MessageHit,
+    MessageMailbox,
     MessageMove,
     Position,
     ReadMark,
@@ -66,6 +67,7 @@ MAX_MERGE_HOPS = 16
 FACET_LIMIT = 50
 CARDINALITY_PRECISION = 40_000
 ANY_FOLDER = "*"
+_OTHER_MAILBOX_FIELDS = ("other_mailbox_ids", "other_mailbox_addresses", "other_mailbox_kw")
 # Thread fields copied onto each of its message documents.
 _COPIED = (
     "number",
@@ -155,7 +157,12 @@ class OpenSearchBackend:
             self.client.indices.put_index_template(
                 name=f"{self.prefix}-{kind}-template", body=os_schema.template(self.prefix, kind, stempel)
             )
-            if not self.client.indices.exists_alias(name=self.alias(kind)):
+            if self.client.indices.exists_alias(name=self.alias(kind)):
+                if kind in os_schema.ADDED_FIELDS:
+                    self.client.indices.put_mapping(
+                        index=self.alias(kind), body={"properties": os_schema.ADDED_FIELDS[kind]}
+                    )
+            else:
                 index = f"{self.prefix}-{kind}-g1"
                 try:
                     self.client.indices.create(
@@ -421,6 +428,8 @@ class OpenSearchBackend:
                 # the first arrival stays: a message re-threaded later does not make its thread unread
                 "arrived_at": (previous or {}).get("arrived_at") or _iso(doc.arrived_at or doc.at),
                 "mail": base64.b64encode(doc.mail).decode("ascii"),
+                # mailboxes it was seen in too stay when the message is indexed again
+                **{k: (previous or {}).get(k) or [] for k in _OTHER_MAILBOX_FIELDS},
             } | {k: thread.get(k) for k in _COPIED}
             self.client.index(index=self.alias("messages"), id=self._tid(tenant, doc.message_id), body=body)
             self._sync_thread(tenant, thread_id, thread)
@@ -428,6 +437,25 @@ class OpenSearchBackend:
                 self._sync_thread(tenant, previous["thread_id"])
 
         return self._apply(position, change)
+
+    def add_message_mailbox(self, change: MessageMailbox, position: Position) -> bool:
+        def apply() -> None:
+            doc_id = self._tid(change.tenant_id, change.message_id)
+            message = self._get("messages", doc_id)
+            if message is None:
+                return
+            ids = list(message.get("other_mailbox_ids") or [])
+            if change.mailbox_id == message.get("mailbox_id") or change.mailbox_id in ids:
+                return
+            address = _clean(change.mailbox_address)
+            fields = {
+                "other_mailbox_ids": [*ids, change.mailbox_id],
+                "other_mailbox_addresses": [*(message.get("other_mailbox_addresses") or []), address],
+                "other_mailbox_kw": [*(message.get("other_mailbox_kw") or []), fold(address)],
+            }
+            self.client.update(index=self.alias("messages"), id=doc_id, body={"doc": fields}, refresh=True)
+
+        return self._apply(position, apply)
 
     def file_thread(self, filing: ThreadFiling, position: Position) -> bool:
         def change() -> None:
@@ -826,7 +854,16 @@ class OpenSearchBackend:
                             ]
                         }
                     },
-                    "_source": ["message_id", "thread_id", "mailbox_id", "mailbox_address", "date", "mail"],
+                    "_source": [
+                        "message_id",
+                        "thread_id",
+                        "mailbox_id",
+                        "mailbox_address",
+                        "date",
+                        "mail",
+                        "other_mailbox_ids",
+                        "other_mailbox_addresses",
+                    ],
                     "sort": [{"date": "asc"}, {"seq": "asc"}, {"message_id": "asc"}],
                 },
             )["hits"]["hits"]
@@ -841,6 +878,13 @@ class OpenSearchBackend:
                     mailbox_address=h["_source"].get("mailbox_address") or "",
                     at=_parse_dt(h["_source"]["date"]),  # type: ignore[arg-type]
                     mail=base64.b64decode(h["_source"].get("mail") or ""),
+                    other_mailboxes=tuple(
+                        zip(
+                            h["_source"].get("other_mailbox_ids") or [],
+                            h["_source"].get("other_mailbox_addresses") or [],
+                            strict=True,
+                        )
+                    ),
                 )
                 for h in hits
             ],

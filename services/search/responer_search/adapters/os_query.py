@@ -112,6 +112,9 @@ class _Compiler:
                     "should": [
                         {"term": {"mailbox_id": v}},
                         {"wildcard": {"mailbox_kw": {"value": _wildcard_value(v)}}},
+                        # another mailbox of the tenant the same mail was seen in too
+                        {"term": {"other_mailbox_ids": v}},
+                        {"wildcard": {"other_mailbox_kw": {"value": _wildcard_value(v)}}},
                     ],
                     "minimum_should_match": 1,
                 }

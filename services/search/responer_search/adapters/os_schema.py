@@ -37,6 +37,17 @@ _THREAD_FIELDS: dict[str, Any] = {
 }
 
 
+# Fields added to a kind after its indices may exist: ensure_schema() puts them on the live index too.
+ADDED_FIELDS: dict[str, dict[str, Any]] = {
+    "messages": {
+        # The same mail seen in other mailboxes of the tenant (ThreadMailboxAdded).
+        "other_mailbox_ids": {"type": "keyword"},
+        "other_mailbox_addresses": {"type": "keyword", "index": False},
+        "other_mailbox_kw": _KW,
+    },
+}
+
+
 def analysis(stempel: bool) -> dict[str, Any]:
     """ASCII folding everywhere; Polish stemming as an extra sub-field where analysis-stempel exists."""
     analyzers: dict[str, Any] = {
@@ -66,6 +77,7 @@ def mappings(kind: str, stempel: bool) -> dict[str, Any]:
             "mailbox_id": {"type": "keyword"},
             "mailbox_address": {"type": "keyword"},
             "mailbox_kw": _KW,
+            **ADDED_FIELDS["messages"],
             "inbound": {"type": "boolean"},
             "rfc822_id": {"type": "keyword"},
             "subject": _TEXT,

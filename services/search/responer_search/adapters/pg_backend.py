@@ -37,6 +37,7 @@ from responer_search.domain.model import (
     GroupRecord,
     MessageDoc,
     MessageHit,
+    MessageMailbox,
     MessageMove,
     Position,
     ReadMark,
@@ -284,6 +285,23 @@ class PostgresSearchBackend:
 
         return self._apply(position, apply)
 
+    def add_message_mailbox(self, change: MessageMailbox, position: Position) -> bool:
+        def apply(conn: Connection) -> None:
+            conn.execute(
+                "UPDATE search.messages SET other_mailbox_ids = other_mailbox_ids || %(id)s::text, "
+                "other_mailbox_addresses = other_mailbox_addresses || %(address)s::text "
+                "WHERE tenant_id = %(tenant)s AND message_id = %(message)s "
+                "AND mailbox_id <> %(id)s AND NOT %(id)s = ANY(other_mailbox_ids)",
+                {
+                    "tenant": change.tenant_id,
+                    "message": change.message_id,
+                    "id": change.mailbox_id,
+                    "address": _clean(change.mailbox_address),
+                },
+            )
+
+        return self._apply(position, apply)
+
     def remove_timeline_item(self, tenant_id: str, item_id: str, position: Position) -> bool:
         return self._apply(
             position,
@@ -508,7 +526,8 @@ class PostgresSearchBackend:
                 (tenant_id, row["thread_id"]),
             ).fetchall()
             messages = cur.execute(
-                "SELECT message_id, thread_id, mailbox_id, mailbox_address, date, mail FROM search.messages "
+                "SELECT message_id, thread_id, mailbox_id, mailbox_address, date, mail, other_mailbox_ids, "
+                "other_mailbox_addresses FROM search.messages "
                 "WHERE tenant_id = %s AND thread_id = %s ORDER BY date, seq, message_id",
                 (tenant_id, row["thread_id"]),
             ).fetchall()
@@ -522,6 +541,9 @@ class PostgresSearchBackend:
                     mailbox_address=m["mailbox_address"],
                     at=m["date"],
                     mail=bytes(m["mail"]),
+                    other_mailboxes=tuple(
+                        zip(m["other_mailbox_ids"], m["other_mailbox_addresses"], strict=True)
+                    ),
                 )
                 for m in messages
             ],

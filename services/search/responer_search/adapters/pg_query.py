@@ -171,9 +171,12 @@ class _Compiler:
                 "FROM search.groups g WHERE g.tenant_id = t.tenant_id AND g.name_folded = search.fold({v})))"
             ).format(v=c.param(v))
         if n.field == "mailbox":
+            # The mailbox it arrived in, or another it was seen in too (rare: most arrays are empty).
             return sql.SQL(
-                "(m.mailbox_id = {} OR lower(m.mailbox_address) LIKE lower({}) ESCAPE '\\')"
-            ).format(c.param(v), c.param(like_pattern(v)))
+                "(m.mailbox_id = {v} OR lower(m.mailbox_address) LIKE lower({p}) ESCAPE '\\' "
+                "OR (m.other_mailbox_ids <> '{{}}' AND ({v} = ANY(m.other_mailbox_ids) OR EXISTS ("
+                "SELECT 1 FROM unnest(m.other_mailbox_addresses) a WHERE lower(a) LIKE lower({p}) ESCAPE '\\'))))"
+            ).format(v=c.param(v), p=c.param(like_pattern(v)))
         if n.field == "has":
             return sql.SQL("m.attachment_names <> '{}'")
         if n.field == "is":

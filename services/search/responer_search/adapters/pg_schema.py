@@ -70,6 +70,9 @@ ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS seq bigint NOT NULL DEFAULT
 -- (rows indexed before keep them in C until `responer search reindex`).
 ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS cc_folded text NOT NULL DEFAULT '';
 ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS files_folded text NOT NULL DEFAULT '';
+-- The same mail seen in other mailboxes of the tenant (ThreadMailboxAdded): mailbox: finds it there too.
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS other_mailbox_ids text[] NOT NULL DEFAULT '{}';
+ALTER TABLE search.messages ADD COLUMN IF NOT EXISTS other_mailbox_addresses text[] NOT NULL DEFAULT '{}';
 ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{}';
 ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS tags_folded text[] NOT NULL DEFAULT '{}';
 ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS priority text NOT NULL DEFAULT '';

@@ -214,6 +214,19 @@ class StoredMessage:
     mailbox_address: str
     at: datetime
     mail: bytes
+    # The same mail seen in other mailboxes of the tenant too: (mailbox_id, mailbox_address), in order.
+    other_mailboxes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageMailbox:
+    """A message was seen in another mailbox of its tenant too (ThreadMailboxAdded): `mailbox:` finds it
+    under either, and its thread lists both."""
+
+    tenant_id: str
+    message_id: str
+    mailbox_id: str
+    mailbox_address: str
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,16 @@ class ThreadDetail:
     thread: ThreadSummary
     messages: list[StoredMessage]  # oldest first
     timeline: list[TimelineItem] = field(default_factory=list)  # oldest first
+
+    @property
+    def mailboxes(self) -> list[tuple[str, str]]:
+        """Every mailbox the conversation is in, (mailbox_id, mailbox_address), in the order first seen."""
+        found: dict[str, str] = {}
+        for m in self.messages:
+            for mailbox_id, address in ((m.mailbox_id, m.mailbox_address), *m.other_mailboxes):
+                if mailbox_id and mailbox_id not in found:
+                    found[mailbox_id] = address
+        return list(found.items())
 
 
 @dataclass(frozen=True)

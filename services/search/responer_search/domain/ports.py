@@ -15,6 +15,7 @@ from responer_search.domain.model import (
     FolderCount,
     GroupRecord,
     MessageDoc,
+    MessageMailbox,
     MessageMove,
     Position,
     ReadMark,
@@ -63,6 +64,9 @@ class SearchBackend(Protocol):
     def set_attributes(self, attrs: ThreadAttributes, position: Position) -> bool: ...
 
     def move_messages(self, move: MessageMove, position: Position) -> bool: ...
+
+    def add_message_mailbox(self, change: MessageMailbox, position: Position) -> bool:
+        """The message is in `change.mailbox_id` too; a mailbox it is already in changes nothing."""
 
     def upsert_user(self, user: UserRecord, position: Position) -> bool: ...
 
