@@ -249,7 +249,7 @@ class RoutingApplication(ResponerApplication):
         if outcome.folder:
             folder = outcome.folder
         filing.sort(a.message_id, system=system, kind=verdict.kind or "", reason=reason, folder=folder)
-        filing.describe(a.mail.subject, a.mail.from_email, a.mailbox_id, a.at, outcome.trace)
+        filing.describe(a.mail.subject, a.mail.from_email, a.mailbox_id, a.at, outcome.trace, a.message_id, system)  # fmt: skip
         if outcome.folder and filing.folder != outcome.folder:
             filing.move(outcome.folder, by_rule_id=outcome.matched[-1] if outcome.matched else "")
         for tag in outcome.tags:
@@ -340,13 +340,19 @@ class RoutingApplication(ResponerApplication):
             filing.set_due(kind, times[0], times[1], policy.policy_id)
 
     def record_reply(
-        self, tenant_id: str, thread_id: str, at: datetime, by_user_id: str, tracking: Tracking | None = None
+        self,
+        tenant_id: str,
+        thread_id: str,
+        at: datetime,
+        by_user_id: str,
+        tracking: Tracking | None = None,
+        message_id: str = "",
     ) -> None:
         """Our reply went out: the running deadline is met; the next customer message starts the next one."""
 
         def attempt() -> None:
             filing = self._filing(tenant_id, thread_id)
-            filing.answered(at, by_user_id)
+            filing.answered(at, by_user_id, message_id)
             self.record(filing, tracking=tracking)
             self._saved(filing)
 
@@ -389,23 +395,63 @@ class RoutingApplication(ResponerApplication):
         at: datetime,
         by_user_id: str = "",
         tracking: Tracking | None = None,
+        undone_split_id: str = "",
     ) -> None:
-        """The source's routing (assignment history, tags, deadline, ...) joins the target; see filing.py."""
+        """The source's routing (assignment history, tags, deadline, ...) joins the target; see filing.py.
+        With `undone_split_id` the source is that split's thread coming back: the target also takes
+        back the deadline the split parked."""
 
         def attempt() -> None:
             source = self._filing(tenant_id, source_thread_id)
             target = self._live(tenant_id, target_thread_id)
             roster = self._roster(tenant_id)
+            brought = dict(source.deadline) if source.deadline else None
             if source.merged_into or not target.absorb(merge_id, source, at, by_user_id):
                 self.record(tracking=tracking)
                 return
             source.merge_away(merge_id, target.thread_id)
+            if undone_split_id:
+                target.rejoin(undone_split_id, brought)
             if roster.holder(source.thread_id):
                 roster.release(source.thread_id)
             if target.user_id and not target.closed and roster.holder(target.thread_id) != target.user_id:
                 roster.take(target.group_id, target.user_id, target.thread_id, "")
             self.record(source, target, roster, tracking=tracking)
             self._saved(source, target, roster=roster)
+
+        self._retrying(attempt, tracking)
+
+    def split_thread(
+        self,
+        tenant_id: str,
+        source_thread_id: str,
+        new_thread_id: str,
+        split_id: str,
+        message_ids: list[str],
+        at: datetime,
+        by_user_id: str = "",
+        tracking: Tracking | None = None,
+    ) -> None:
+        """The split-off thread inherits the original's routing (see filing.py) and, when its messages
+        end in unanswered customer mail, a deadline of its own from the tenant's SLA policy."""
+
+        def attempt() -> None:
+            source = self._filing(tenant_id, source_thread_id)
+            new = self._filing(tenant_id, new_thread_id)
+            if split_id in source.splits or new.split_id:
+                self.record(tracking=tracking)
+                return
+            roster = self._roster(tenant_id)
+            waiting = source.unanswered_since(message_ids)
+            if new.inherit(split_id, source, message_ids, at, by_user_id):
+                if new.user_id and not source.closed:
+                    roster.take(new.group_id, new.user_id, new.thread_id, "")
+                if waiting is not None and not new.system:
+                    # From the customer's message, as if it had arrived in a thread of its own.
+                    self._start_deadline(new, self._setup(tenant_id), waiting)
+            source.split_away(split_id, new_thread_id, message_ids)
+            self.record(source, new, roster, tracking=tracking)
+            self._saved(source, new, roster=roster)
 
         self._retrying(attempt, tracking)
 

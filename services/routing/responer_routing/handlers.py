@@ -56,7 +56,9 @@ def route_threaded_message(app: RoutingApplication, event: DecodedEvent, trackin
     payload: events_pb2.MessageThreaded = event.payload  # type: ignore[assignment]
     if payload.mail.direction == mail_pb2.DIRECTION_OUTBOUND:
         # Our reply: the running deadline is met (first or next response).
-        app.record_reply(payload.tenant_id, payload.thread_id, occurred(event), "", tracking)
+        app.record_reply(
+            payload.tenant_id, payload.thread_id, occurred(event), "", tracking, payload.message_id
+        )
         return
     mail = incoming_mail(payload.mail)
     arrival = Arrival(
@@ -100,12 +102,34 @@ def unmerge_routing(app: RoutingApplication, event: DecodedEvent, tracking: Trac
     )
 
 
+def inherit_split_routing(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
+    p: events_pb2.ThreadSplit = event.payload  # type: ignore[assignment]
+    at = p.at.ToDatetime(tzinfo=UTC) if p.at.seconds else occurred(event)
+    app.split_thread(
+        p.tenant_id,
+        p.source_thread_id,
+        p.new_thread_id,
+        p.split_id,
+        list(p.message_ids),
+        at,
+        p.by_user_id,
+        tracking,
+    )
+
+
 def merge_back_split(app: RoutingApplication, event: DecodedEvent, tracking: Tracking) -> None:
     """An undone split merges the split-off thread back: its routing joins the source like a merge."""
     p: events_pb2.ThreadUnsplit = event.payload  # type: ignore[assignment]
     at = p.at.ToDatetime(tzinfo=UTC) if p.at.seconds else occurred(event)
     app.merge_threads(
-        p.tenant_id, p.new_thread_id, p.source_thread_id, f"unsplit:{p.split_id}", at, p.by_user_id, tracking
+        p.tenant_id,
+        p.new_thread_id,
+        p.source_thread_id,
+        f"unsplit:{p.split_id}",
+        at,
+        p.by_user_id,
+        tracking,
+        undone_split_id=p.split_id,
     )
 
 
@@ -144,6 +168,7 @@ THREADING_HANDLERS: dict[type, Handler] = {
     events_pb2.ThreadStatusChanged: learn_thread_status,
     events_pb2.ThreadMerged: merge_routing,
     events_pb2.ThreadUnmerged: unmerge_routing,
+    events_pb2.ThreadSplit: inherit_split_routing,
     events_pb2.ThreadUnsplit: merge_back_split,
 }
 

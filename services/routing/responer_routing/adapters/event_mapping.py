@@ -137,6 +137,17 @@ def thread_events(e: Any, tenant: str, thread: str) -> list[Message]:  # noqa: C
                 policy_id=d["policy_id"],
             )
         ]
+    if isinstance(e, ThreadFiling.SplitOff):  # the split-off thread starts in its original's folder
+        return [
+            events_pb2.ThreadSorted(
+                **ids,
+                message_id=(e.message_ids or [""])[0],
+                folder=e.folder,
+                system=e.system,
+                system_kind=e.system_kind,
+                system_reason=e.system_reason,
+            )
+        ]
     if isinstance(e, ThreadFiling.Absorbed) and e.folder:  # customer mail merged into a System thread
         return [events_pb2.ThreadSorted(**ids, folder=e.folder, system=False, system_reason="merged")]
     if isinstance(e, ThreadFiling.MergeUndone) and e.folder:

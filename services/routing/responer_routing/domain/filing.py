@@ -13,6 +13,17 @@ The source is parked (no deadline, no assignment timeout, not listed) but keeps 
 the undo (ThreadUnmerged) revives it as it was and takes back from the target exactly what the merge
 brought, each attribute only where nobody changed it since.
 
+Split (threading's ThreadSplit): the split-off thread is routed like the conversation it came from — the
+original's folder (Inbox instead of System when customer mail is split off a System thread), assignee
+and group (kind `split`), tags and priority; its own deadline is the application's to start, from the
+SLA policy, when the split-off messages end in unanswered customer mail. The original keeps its
+routing, but a deadline that only the split-off mail kept running is parked with the split. The undo
+(ThreadUnsplit) is a merge of the split-off thread back, after which the original takes back that
+deadline; the inherited assignment is not repeated in the original's history.
+
+To tell customer mail from system mail and an answered message from an unanswered one after a split,
+the filing remembers each message's arrival (time, verdict) and each of our replies by message id.
+
 Every change is an event of this aggregate, so two replicas changing one thread at once collide on
 its version: the second reloads and sees the first's assignment instead of assigning again.
 """
@@ -24,6 +35,8 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+
+from responer_routing.domain.folders import INBOX, SYSTEM
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
@@ -62,6 +75,11 @@ class ThreadFiling(Aggregate):
         self.merged_into = ""  # set while this thread is merged into another
         self.parked_deadline: dict[str, Any] | None = None  # its own deadline, back on the undo
         self.merges: dict[str, dict[str, Any]] = {}  # on a target: what each merge brought, for its undo
+        self.arrivals: dict[str, dict[str, Any]] = {}  # message id -> {"at", "system"} (customer/system mail)
+        self.replies: dict[str, datetime] = {}  # our replies by message id
+        self.split_from = ""  # on a split-off thread: the thread it came from
+        self.split_id = ""
+        self.splits: dict[str, dict[str, Any]] = {}  # on an original: what each split parked, for its undo
 
     # -- filing --------------------------------------------------------------------------------
     def is_new_message(self, message_id: str) -> bool:
@@ -101,13 +119,22 @@ class ThreadFiling(Aggregate):
 
     @event("Described")
     def describe(
-        self, subject: str, from_email: str, mailbox_id: str, at: datetime, trace: list[str]
+        self,
+        subject: str,
+        from_email: str,
+        mailbox_id: str,
+        at: datetime,
+        trace: list[str],
+        message_id: str = "",
+        system: bool = False,
     ) -> None:
         self.subject = self.subject or subject
         self.from_email = self.from_email or from_email
         self.mailbox_id = self.mailbox_id or mailbox_id
         self.last_inbound_at = at
         self.rule_trace = list(trace)
+        if message_id:
+            self.arrivals[message_id] = {"at": at, "system": system}
 
     @event("Moved")
     def move(self, folder: str, by_user_id: str = "", by_rule_id: str = "") -> None:
@@ -235,8 +262,10 @@ class ThreadFiling(Aggregate):
         }
 
     @event("Answered")
-    def answered(self, at: datetime, by_user_id: str = "") -> None:
+    def answered(self, at: datetime, by_user_id: str = "", message_id: str = "") -> None:
         self.last_reply_at = at
+        if message_id:
+            self.replies[message_id] = at
         self.deadline = None
         # Our reply is work on the thread (MessageThreaded does not say which agent sent it).
         self.touched = True
@@ -288,7 +317,9 @@ class ThreadFiling(Aggregate):
             return False
         before = self.routing_state()
         refile = self.system and source.folder is not None and not source.system
-        entries = [{**h, "merged_from": h.get("merged_from") or source.thread_id} for h in source.history]
+        # A split-off thread coming back does not repeat the assignment it inherited from this one.
+        history = [h for h in source.history if not (h["kind"] == "split" and source.split_from == self.thread_id)]  # fmt: skip
+        entries = [{**h, "merged_from": h.get("merged_from") or source.thread_id} for h in history]
         self.absorbed(
             merge_id,
             source.thread_id,
@@ -298,6 +329,8 @@ class ThreadFiling(Aggregate):
             source.last_reply_at,
             (source.folder or "") if refile else "",
             before,
+            dict(source.arrivals),
+            dict(source.replies),
         )
         reason = "taken over from a merged thread"
         if not self.user_id and source.user_id:
@@ -325,9 +358,13 @@ class ThreadFiling(Aggregate):
         last_reply_at: datetime | None,
         folder: str,
         before: dict[str, Any],
+        arrivals: dict[str, dict[str, Any]] | None = None,
+        replies: dict[str, datetime] | None = None,
     ) -> None:
         self.history = sorted([*self.history, *entries], key=lambda h: h["at"])
         self.sorted_messages.extend(m for m in messages if m not in self.sorted_messages)
+        self.arrivals.update(arrivals or {})
+        self.replies.update(replies or {})
         if last_inbound_at and (self.last_inbound_at is None or last_inbound_at > self.last_inbound_at):
             self.last_inbound_at = last_inbound_at
         if last_reply_at and (self.last_reply_at is None or last_reply_at > self.last_reply_at):
@@ -399,6 +436,9 @@ class ThreadFiling(Aggregate):
                 history.remove(entry)
         self.history = history
         self.sorted_messages = [m for m in self.sorted_messages if m not in message_ids]
+        for m in message_ids:
+            self.arrivals.pop(m, None)
+            self.replies.pop(m, None)
         if folder:
             self.folder, self.system, self.system_kind, self.system_reason = folder, system, system_kind, system_reason  # fmt: skip
 
@@ -413,6 +453,147 @@ class ThreadFiling(Aggregate):
         self.merged_into = ""
         self.deadline = self.parked_deadline
         self.parked_deadline = None
+
+    # -- split and its undo --------------------------------------------------------------------
+    def unanswered_since(self, message_ids: list[str]) -> datetime | None:
+        """When the oldest customer message among `message_ids` that no reply among them followed
+        arrived; None when they hold no unanswered customer mail (or routing never saw them)."""
+        replied = max((self.replies[m] for m in message_ids if m in self.replies), default=None)
+        waiting = [
+            a["at"]
+            for m in message_ids
+            if (a := self.arrivals.get(m)) is not None
+            and not a["system"]
+            and (replied is None or a["at"] > replied)
+        ]
+        return min(waiting, default=None)
+
+    def has_customer_mail(self, message_ids: list[str]) -> bool:
+        return any(not a["system"] for m in message_ids if (a := self.arrivals.get(m)) is not None)
+
+    def split_away(self, split_id: str, new_thread_id: str, message_ids: list[str]) -> bool:
+        """`message_ids` left for a new thread; False when this split was seen before."""
+        if split_id in self.splits:
+            return False
+        moved = [m for m in message_ids if m in self.sorted_messages or m in self.replies]
+        left = [m for m in [*self.sorted_messages, *self.replies] if m not in message_ids]
+        # Park a deadline only the split-off mail kept running, and count what is left as answered or
+        # waiting — known messages only: older filings did not record arrivals, and a deadline must
+        # never silently vanish.
+        known = all(m in self.arrivals or m in self.replies for m in left)
+        park = self.deadline is not None and known and self.unanswered_since(left) is None
+        last_inbound, last_reply = self.last_inbound_at, self.last_reply_at
+        if known:
+            last_inbound = max((self.arrivals[m]["at"] for m in left if m in self.arrivals), default=None)
+            last_reply = max((self.replies[m] for m in left if m in self.replies), default=None)
+        self.split_off_messages(
+            split_id,
+            new_thread_id,
+            moved,
+            dict(self.deadline) if park and self.deadline else None,
+            last_inbound,
+            last_reply,
+        )
+        if park:
+            self.take_deadline(None)
+        return True
+
+    @event("SplitAway")
+    def split_off_messages(
+        self,
+        split_id: str,
+        new_thread_id: str,
+        message_ids: list[str],
+        parked_deadline: dict[str, Any] | None,
+        last_inbound_at: datetime | None,
+        last_reply_at: datetime | None,
+    ) -> None:
+        self.sorted_messages = [m for m in self.sorted_messages if m not in message_ids]
+        self.last_inbound_at, self.last_reply_at = last_inbound_at, last_reply_at
+        for m in message_ids:
+            self.arrivals.pop(m, None)
+            self.replies.pop(m, None)
+        self.splits[split_id] = {"new_thread_id": new_thread_id, "deadline": parked_deadline}
+
+    def inherit(
+        self, split_id: str, source: ThreadFiling, message_ids: list[str], at: datetime, by_user_id: str = ""
+    ) -> bool:
+        """This (split-off) thread takes the original's routing; False when seen before or when this
+        thread was already filed on its own. Call before `source.split_away` (which forgets the
+        moved messages' arrivals)."""
+        if self.split_id or self.folder is not None or source.folder is None:
+            return False
+        customer = source.has_customer_mail(message_ids)
+        refile = (source.system or source.folder == SYSTEM) and customer
+        moved = [m for m in message_ids if m in source.sorted_messages]
+        arrivals = {m: dict(source.arrivals[m]) for m in message_ids if m in source.arrivals}
+        replies = {m: source.replies[m] for m in message_ids if m in source.replies}
+        last_inbound = max((a["at"] for a in arrivals.values()), default=None)
+        self.split_off(
+            split_id,
+            source.thread_id,
+            moved,
+            arrivals,
+            replies,
+            INBOX if refile else source.folder,
+            False if refile else source.system,
+            "" if refile else source.system_kind,
+            f"split off from {source.thread_id}" if refile else source.system_reason,
+            source.subject,
+            source.from_email,
+            source.mailbox_id,
+            last_inbound,
+            max(replies.values(), default=None),
+        )
+        if source.user_id or source.group_id:
+            self.assign(source.user_id, source.group_id, kind="split", at=at, by_user_id=by_user_id, reason="split off from its thread")  # fmt: skip
+        for tag in source.tags:
+            self.tag(tag, by_user_id=by_user_id)
+        self.prioritise(source.priority, by_user_id=by_user_id)
+        return True
+
+    @event("SplitOff")
+    def split_off(
+        self,
+        split_id: str,
+        source_thread_id: str,
+        message_ids: list[str],
+        arrivals: dict[str, dict[str, Any]],
+        replies: dict[str, datetime],
+        folder: str,
+        system: bool,
+        system_kind: str,
+        system_reason: str,
+        subject: str,
+        from_email: str,
+        mailbox_id: str,
+        last_inbound_at: datetime | None,
+        last_reply_at: datetime | None,
+    ) -> None:
+        self.split_id, self.split_from = split_id, source_thread_id
+        self.sorted_messages = list(message_ids)
+        self.arrivals, self.replies = dict(arrivals), dict(replies)
+        self.folder, self.system, self.system_kind, self.system_reason = folder, system, system_kind, system_reason  # fmt: skip
+        self.subject, self.from_email, self.mailbox_id = subject, from_email, mailbox_id
+        self.last_inbound_at, self.last_reply_at = last_inbound_at, last_reply_at
+
+    def rejoin(self, split_id: str, brought: dict[str, Any] | None = None) -> bool:
+        """The split was undone (its thread merged back, bringing deadline `brought`): the deadline the
+        split parked runs again — instead of the one the split-off thread brought back (that one only
+        existed because of the split), otherwise when it is the earlier one."""
+        record = self.splits.get(split_id)
+        if record is None:
+            return False
+        self.split_undone(split_id)
+        parked = record["deadline"]
+        mine = self.deadline
+        if parked and (mine is None or _same_deadline(mine, brought) or parked["due_at"] < mine["due_at"]):
+            self.take_deadline(parked)
+        return True
+
+    @event("SplitUndone")
+    def split_undone(self, split_id: str) -> None:
+        self.splits.pop(split_id, None)
 
 
 def _same_deadline(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
