@@ -13,6 +13,7 @@ from responer_gateway.api.schemas import (
     AddressPublic,
     AttachmentPublic,
     MailboxPublic,
+    MailboxRefPublic,
     MessagePublic,
     ReplyPublic,
     ThreadDetailPublic,
@@ -83,11 +84,20 @@ def message(m: search_pb2.MessageView) -> MessagePublic:
         ],
         mailbox_id=m.mailbox_id,
         mailbox_address=m.mailbox_address,
+        other_mailboxes=[mailbox_ref(o) for o in m.other_mailboxes],
     )
 
 
+def mailbox_ref(m: search_pb2.Mailbox) -> MailboxRefPublic:
+    return MailboxRefPublic(id=m.mailbox_id, address=m.mailbox_address)
+
+
 def thread_detail(detail: search_pb2.ThreadDetail) -> ThreadDetailPublic:
-    return ThreadDetailPublic(**_thread_fields(detail.thread), messages=[message(m) for m in detail.messages])
+    return ThreadDetailPublic(
+        **_thread_fields(detail.thread),
+        messages=[message(m) for m in detail.messages],
+        mailboxes=[mailbox_ref(m) for m in detail.mailboxes],
+    )
 
 
 def mailbox(v: ingest_pb2.MailboxView) -> MailboxPublic:

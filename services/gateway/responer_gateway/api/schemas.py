@@ -95,6 +95,11 @@ class ThreadsPublic(BaseModel):
     total: int
 
 
+class MailboxRefPublic(BaseModel):
+    id: str
+    address: str
+
+
 class AttachmentPublic(BaseModel):
     filename: str
     content_type: str
@@ -118,10 +123,16 @@ class MessagePublic(BaseModel):
     attachments: list[AttachmentPublic]
     mailbox_id: str
     mailbox_address: str
+    other_mailboxes: list[MailboxRefPublic] = Field(
+        default_factory=list, description="the same mail arrived in these mailboxes of yours too"
+    )
 
 
 class ThreadDetailPublic(ThreadPublic):
     messages: list[MessagePublic]
+    mailboxes: list[MailboxRefPublic] = Field(
+        default_factory=list, description="every mailbox the conversation is in, the first one first"
+    )
 
 
 # -- replies --------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def message_view(m: StoredMessage) -> search_pb2.MessageView:
         mailbox_id=m.mailbox_id,
         mailbox_address=m.mailbox_address,
         at=_timestamp(m.at),
+        other_mailboxes=[search_pb2.Mailbox(mailbox_id=i, mailbox_address=a) for i, a in m.other_mailboxes],
     )
 
 
@@ -188,6 +189,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             thread=thread_summary(detail.thread),
             messages=[message_view(m) for m in detail.messages],
             timeline=[timeline_item(i) for i in detail.timeline],
+            mailboxes=[search_pb2.Mailbox(mailbox_id=i, mailbox_address=a) for i, a in detail.mailboxes],
         )
 
     async def Search(self, request, context):  # noqa: ANN001, ANN201, N802
