@@ -67,6 +67,9 @@ def test_mail_cced_to_two_mailboxes_is_one_conversation_in_both(api, imap_accoun
     assert message["mailbox_id"] == support["id"]
     assert message["other_mailboxes"] == [{"id": sales["id"], "address": sales["address"]}]
 
+    state = api.get(f"/api/threads/{thread['id']}/state").raise_for_status().json()
+    assert state["mailbox_ids"] == [support["id"], sales["id"]]  # threading's own record
+
     for mailbox in (support, sales):
         assert [t["id"] for t in search(api, f"mailbox:{mailbox['address']} {word}")] == [thread["id"]]
         assert [t["id"] for t in search(api, f"mailbox:{mailbox['id']} {word}")] == [thread["id"]]

@@ -37,6 +37,7 @@ def thread_state(thread: Thread, merged_into: Thread | None = None) -> threading
         number=thread.number,
         subject=thread.subject,
         mailbox_id=thread.mailbox_id,
+        mailbox_ids=thread.mailbox_ids,
         status=thread.status,
         merged_into_thread_id=str(merged_into.id) if merged_into else "",
         merged_into_number=merged_into.number if merged_into else 0,

@@ -14,6 +14,7 @@ from responer.events.v1 import envelope_pb2, events_pb2, mail_pb2
 from responer_events import DecodedEvent
 from responer_runtime.esenv import ensure_schema, eventsourcing_env
 from responer_threading.adapters.event_mapping import map_event
+from responer_threading.adapters.grpc_servicer import thread_state
 from responer_threading.application import ThreadingApplication
 from responer_threading.handlers import dispatch
 
@@ -115,6 +116,7 @@ def test_mail_seen_in_a_second_mailbox_adds_that_mailbox_to_its_thread_once(app)
     thread = thread_of(app, "a")
     assert thread.mailbox_ids == [SUPPORT, SALES]
     assert thread.members[rid("a")]["mailboxes"] == [SUPPORT, SALES]
+    assert list(thread_state(thread).mailbox_ids) == [SUPPORT, SALES]  # threading's own record (gRPC)
     (added,) = published(app, events_pb2.ThreadMailboxAdded)
     assert (added.tenant_id, added.thread_id, added.thread_number, added.message_id) == (
         TENANT,
