@@ -29,7 +29,6 @@ from responer_threading.domain.aggregates import (
     MailboxPolicyRecord,
     MessageRef,
     OperationRecord,
-    PendingMailboxes,
     RecipientThread,
     SubjectThread,
     TenantDomains,
@@ -244,8 +243,9 @@ class RepositoryThreadStore:
     # --- ThreadStore -------------------------------------------------------------------------
     def already_threaded(self, tenant_id: str, responer_message_id: UUID) -> ThreadingResult | None:
         done = self._get(ThreadedMessage, ids.threaded_message_id(tenant_id, responer_message_id))
-        if done is None:
+        if done is None or not done.threaded:
             return None
+        assert done.thread_id is not None
         return ThreadingResult(
             thread_id=done.thread_id,
             thread_number=done.thread_number,
@@ -537,16 +537,14 @@ class RepositoryThreadStore:
 
         Ingest publishes MailSeenInMailbox after the message's MailReceived on the same stream, and this
         consumer reads that stream in order, so the message is threaded by now; should it not be, the
-        mailbox waits in PendingMailboxes and remember() applies it when the message is threaded.
+        mailbox waits on its ThreadedMessage record and remember() applies it when the message is threaded.
         """
         done = self._get(ThreadedMessage, ids.threaded_message_id(tenant_id, responer_message_id))
-        if done is None:
-            pending = self._get(PendingMailboxes, ids.pending_mailboxes_id(tenant_id, responer_message_id))
-            if pending is None:
-                pending = PendingMailboxes(tenant_id=tenant_id, responer_message_id=responer_message_id)
-            if mailbox_id not in [m for m, _ in pending.mailboxes]:
-                pending.note(mailbox_id=mailbox_id, mailbox_address=mailbox_address)
-                self._keep(pending)
+        if done is None or done.thread_id is None:
+            done = done or ThreadedMessage.waiting(tenant_id, responer_message_id)
+            if mailbox_id not in [m for m, _ in done.pending_mailboxes]:
+                done.note_mailbox(mailbox_id=mailbox_id, mailbox_address=mailbox_address)
+                self._keep(done)
             return
         thread = self._message_thread(tenant_id, responer_message_id, done.thread_id)
         if thread.see_in_mailbox(str(responer_message_id), mailbox_id, mailbox_address, _now()):
@@ -588,24 +586,25 @@ class RepositoryThreadStore:
             terms=sorted(vocabulary_terms(facts)),
         )
         self._keep(thread)
-        pending = self._get(PendingMailboxes, ids.pending_mailboxes_id(tenant_id, responer_message_id))
-        if pending is not None and not pending.applied:
-            for mailbox_id, mailbox_address in pending.mailboxes:
-                thread.see_in_mailbox(str(responer_message_id), mailbox_id, mailbox_address, _now())
-            pending.mark_applied()
-            self._keep(pending)
-        self._keep(
-            ThreadedMessage(
-                tenant_id=tenant_id,
-                responer_message_id=responer_message_id,
-                thread_id=result.thread_id,
-                thread_number=result.thread_number,
-                signal=result.signal,
-                new_thread=result.new_thread,
-                merged_thread_ids=list(result.merged_thread_ids),
-                thread_subject=result.thread_subject,
-            )
+        outcome = dict(
+            thread_id=result.thread_id,
+            thread_number=result.thread_number,
+            signal=result.signal,
+            new_thread=result.new_thread,
+            merged_thread_ids=list(result.merged_thread_ids),
+            thread_subject=result.thread_subject,
         )
+        # Loaded already by already_threaded() in this unit: a waiting record costs no extra read.
+        waiting = self._get(ThreadedMessage, ids.threaded_message_id(tenant_id, responer_message_id))
+        if waiting is None:
+            self._keep(
+                ThreadedMessage(tenant_id=tenant_id, responer_message_id=responer_message_id, **outcome)
+            )
+            return
+        for mailbox_id, mailbox_address in waiting.pending_mailboxes:
+            thread.see_in_mailbox(str(responer_message_id), mailbox_id, mailbox_address, _now())
+        waiting.settle(**outcome)
+        self._keep(waiting)
 
 
 def _subject_id(key: SubjectKey) -> UUID:

@@ -737,38 +737,20 @@ class OperationRecord(Aggregate):
         self.undone = True
 
 
-class PendingMailboxes(Aggregate):
-    """Mailboxes a message was seen in before it was threaded, applied when it is (see
-    application.RepositoryThreadStore.remember). Ingest publishes MailSeenInMailbox after the message's
-    MailReceived on the same stream, so this stays empty unless that order is ever broken."""
-
-    @event("Started")
-    def __init__(self, tenant_id: str, responer_message_id: UUID) -> None:
-        self.mailboxes: list[tuple[str, str]] = []  # (mailbox_id, mailbox_address)
-        self.applied = False
-
-    @staticmethod
-    def create_id(tenant_id: str, responer_message_id: UUID, **_: object) -> UUID:
-        return ids.pending_mailboxes_id(tenant_id, responer_message_id)
-
-    @event("Noted")
-    def note(self, mailbox_id: str, mailbox_address: str) -> None:
-        self.mailboxes.append((mailbox_id, mailbox_address))
-
-    @event("Applied")
-    def mark_applied(self) -> None:
-        self.applied = True
-
-
 class ThreadedMessage(Aggregate):
-    """The outcome for one stored message (responer_message_id): what makes threading idempotent."""
+    """The outcome for one stored message (responer_message_id): what makes threading idempotent.
+
+    A message seen in a second mailbox before it was threaded waits here (`waiting`, thread_id None,
+    `pending_mailboxes`) and is settled when it is threaded: thread_message() reads this record anyway,
+    so the rare early mailbox costs no extra read per message. Ingest publishes MailSeenInMailbox after
+    the message's MailReceived on the same stream, so waiting records stay rare or absent."""
 
     @event("Recorded")
     def __init__(
         self,
         tenant_id: str,
         responer_message_id: UUID,
-        thread_id: UUID,
+        thread_id: UUID | None,
         thread_number: int,
         signal: str,
         new_thread: bool,
@@ -781,7 +763,48 @@ class ThreadedMessage(Aggregate):
         self.new_thread = new_thread
         self.merged_thread_ids = merged_thread_ids
         self.thread_subject = thread_subject
+        self.pending_mailboxes: list[list[str]] = []  # [mailbox_id, mailbox_address] while not threaded
 
     @staticmethod
     def create_id(tenant_id: str, responer_message_id: UUID, **_: object) -> UUID:
         return ids.threaded_message_id(tenant_id, responer_message_id)
+
+    @classmethod
+    def waiting(cls, tenant_id: str, responer_message_id: UUID) -> ThreadedMessage:
+        return cls(
+            tenant_id=tenant_id,
+            responer_message_id=responer_message_id,
+            thread_id=None,
+            thread_number=0,
+            signal="",
+            new_thread=False,
+            merged_thread_ids=[],
+            thread_subject="",
+        )
+
+    @property
+    def threaded(self) -> bool:
+        return self.thread_id is not None
+
+    @event("MailboxPending")
+    def note_mailbox(self, mailbox_id: str, mailbox_address: str) -> None:
+        self.pending_mailboxes = [*getattr(self, "pending_mailboxes", []), [mailbox_id, mailbox_address]]
+
+    @event("Settled")
+    def settle(
+        self,
+        thread_id: UUID,
+        thread_number: int,
+        signal: str,
+        new_thread: bool,
+        merged_thread_ids: list[UUID],
+        thread_subject: str,
+    ) -> None:
+        """A waiting record: the message is threaded now (its pending mailboxes were applied)."""
+        self.thread_id = thread_id
+        self.thread_number = thread_number
+        self.signal = signal
+        self.new_thread = new_thread
+        self.merged_thread_ids = merged_thread_ids
+        self.thread_subject = thread_subject
+        self.pending_mailboxes = []

@@ -34,10 +34,6 @@ def threaded_message_id(tenant_id: str, responer_message_id: UUID) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"threaded:{responer_message_id}")
 
 
-def pending_mailboxes_id(tenant_id: str, responer_message_id: UUID) -> UUID:
-    return uuid5(tenant_namespace(tenant_id), f"pending-mailboxes:{responer_message_id}")
-
-
 def customer_key_id(tenant_id: str, mailbox_id: str, customer: str) -> UUID:
     return uuid5(tenant_namespace(tenant_id), f"customer:{mailbox_id}\x00{customer}")
 
