@@ -1194,6 +1194,22 @@ class SearchBackendContract:
             backend.search(other, parse("is:read"), 10, options=SearchOptions(user_id="anna")).threads == []
         )
 
+    def test_unread_follows_the_customer_message_a_split_moves_and_its_undo_brings_back(self, backend, feed):
+        first = feed.message(subject="Order 7")
+        feed.read(first.thread_id, "anna")
+        later = feed.message(thread_id=first.thread_id, number=first.thread_number, subject="Other matter")
+        assert self.unread(backend, feed, "anna") == {first.thread_number: True}
+        new_thread, split_id = str(uuid.uuid4()), str(uuid.uuid4())
+        split = dict(tenant_id=feed.tenant, split_id=split_id, source_thread_id=first.thread_id,
+                     new_thread_id=new_thread, new_number=9393, message_ids=[later.message_id])  # fmt: skip
+        feed.deliver("threading", events_pb2.ThreadSplit(**split, subject="Other matter", status="open"))
+        # The original's only unanswered news left with the split; the split-off thread was never opened.
+        assert self.unread(backend, feed, "anna") == {first.thread_number: False, 9393: True}
+        assert self.found(backend, feed, "is:unread", user_id="anna") == [9393]
+        feed.deliver("threading", events_pb2.ThreadUnsplit(**split, source_number=first.thread_number))
+        assert self.unread(backend, feed, "anna") == {first.thread_number: True}
+        assert self.found(backend, feed, "is:read", user_id="anna") == []
+
     def test_a_redelivered_read_has_no_second_effect(self, backend, feed):
         thread = feed.message(subject="Twice")
         feed.read(thread.thread_id, "anna")
@@ -1277,6 +1293,41 @@ class TestPostgresBackend(SearchBackendContract):
             assert _completions(conn, parse(f"numer q{marker}z00")) == {f"q{marker}z00": words[:10]}
             assert _completions(conn, parse(f"q{marker}z")) == {}  # too many: stays a prefix
             assert _completions(conn, parse("ŻÓŁWI")) == {"ŻÓŁWI": ["zolwik"]}
+
+    def test_unread_state_survives_the_upgrade_that_adds_last_inbound_at_and_a_bulk_load(self, pg_backend):
+        """A database from before threads.last_inbound_at gets it filled once by ensure_schema; the
+        bulk loader (reindex, the consumer's batches) keeps it like the event path."""
+        from responer_search.adapters import pg_bulk
+        from responer_search.handlers import message_doc
+
+        feed = Feed(pg_backend)
+        read, waiting = feed.message(subject="Old read"), feed.message(subject="Old waiting")
+        ours = feed.message(subject="We wrote first", inbound=False, from_email="agent@acme.test")
+        feed.read(read.thread_id, "anna")
+        with pg_backend.pool.connection() as conn:
+            conn.execute("ALTER TABLE search.threads DROP COLUMN last_inbound_at")
+        pg_backend.ensure_schema()
+        pg_backend.ensure_schema()  # added once: the second start finds it and fills nothing
+        with pg_backend.pool.connection() as conn:
+            filled = dict(
+                conn.execute(
+                    "SELECT thread_id, last_inbound_at IS NOT NULL FROM search.threads WHERE tenant_id = %s",
+                    (feed.tenant,),
+                ).fetchall()
+            )
+        assert filled == {read.thread_id: True, waiting.thread_id: True, ours.thread_id: False}
+        expected = {read.thread_number: False, waiting.thread_number: True, ours.thread_number: False}
+        assert SearchBackendContract.unread(pg_backend, feed, "anna") == expected
+        # A customer's answer to the read thread arrives through the bulk loader.
+        answer = events_pb2.MessageThreaded()
+        answer.CopyFrom(read)
+        answer.message_id, answer.new_thread = str(uuid.uuid4()), False
+        answer.mail.message_id = f"{uuid.uuid4()}@klient.test"
+        envelope = decode(encode(answer, tenant_id=feed.tenant, aggregate_id=str(uuid.uuid4()), aggregate_version=1).SerializeToString())  # fmt: skip
+        with pg_backend.pool.connection() as conn:
+            pg_bulk.load_messages(conn, [(message_doc(envelope), 10_000)], upsert=True)
+        found = pg_backend.list_threads(feed.tenant, INBOX, 50, filter=parse("is:unread"), user_id="anna")
+        assert sorted(t.number for t in found.threads) == sorted([read.thread_number, waiting.thread_number])
 
     def test_facets_of_a_large_result_count_its_newest_hits(self, pg_backend):
         """Facets over a common word count the threads of its newest `facet_pool` hits (a lower bound,

@@ -466,13 +466,19 @@ class PostgresSearchBackend:
         after = Cursor.decode(cursor)
         params: dict[str, object] = {"tenant": tenant_id, "folder": folder or INBOX, "limit": limit + 1}
         where: list[sql.Composable] = [_LISTED]
+        # The asking user's reads row joins each thread: its unread flag, and is:unread/is:read.
+        join, unread, counted = sql.SQL(""), sql.SQL("false"), sql.SQL("")
+        if user_id:
+            params["reader"] = user_id
+            join, unread = pg_schema.reads_join(sql.Placeholder("reader")), pg_schema.UNREAD
         if folder != ANY_FOLDER:
             where.append(sql.SQL("coalesce(t.folder, 'Inbox') = %(folder)s"))
         if filter is not None:
             with self._reading() as conn:
                 completions = _completions(conn, filter)
-            c = compile_query(filter, user_id, completions)
+            c = compile_query(filter, user_id, completions, reads_joined=bool(user_id))
             params |= c.params
+            counted = join if c.reads else counted  # the count joins the reads only to filter by them
             if c.message_level:
                 where.append(
                     sql.SQL(
@@ -484,17 +490,17 @@ class PostgresSearchBackend:
                 where.append(c.condition)
         with self._reading() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            total = _count(conn, where, params)
+            total = _count(conn, where, params, counted)
             if after is not None:
                 where.append(_AFTER)
                 params |= {"after_at": after.last_message_at, "after_id": after.thread_id}
             rows = cur.execute(
-                sql.SQL("SELECT {} FROM search.threads t WHERE {} {} LIMIT %(limit)s").format(
-                    _SUMMARY, sql.SQL(" AND ").join(where), _ORDER
-                ),
+                sql.SQL(
+                    "SELECT {}, {} AS unread FROM search.threads t {} WHERE {} {} LIMIT %(limit)s"
+                ).format(_SUMMARY, unread, join, sql.SQL(" AND ").join(where), _ORDER),
                 params,
             ).fetchall()
-            threads = _with_unread(conn, tenant_id, user_id, [_summary(r) for r in rows])
+            threads = [replace(_summary(r), unread=r["unread"]) for r in rows]
         return _page(threads, limit, total)
 
     def get_thread(self, tenant_id: str, *, thread_id: str = "", number: int = 0) -> ThreadDetail | None:
@@ -1014,8 +1020,15 @@ def _timeline(conn: Connection, item: TimelineItem, seq: int, thread_id: str = "
     )
 
 
-def _count(conn: Connection, where: list[sql.Composable], params: dict[str, object]) -> int:
-    query = sql.SQL("SELECT count(*) FROM search.threads t WHERE {}").format(sql.SQL(" AND ").join(where))
+def _count(
+    conn: Connection,
+    where: list[sql.Composable],
+    params: dict[str, object],
+    join: sql.Composable = sql.SQL(""),
+) -> int:
+    query = sql.SQL("SELECT count(*) FROM search.threads t {} WHERE {}").format(
+        join, sql.SQL(" AND ").join(where)
+    )
     row = conn.execute(query, params).fetchone()
     return int(row[0]) if row else 0
 
@@ -1026,9 +1039,12 @@ def _with_unread(
     """The summaries with `unread` set for `user_id` (one query for the page; none without a user)."""
     if not user_id or not threads:
         return threads
+    query = sql.SQL(
+        "SELECT t.thread_id FROM search.threads t {} "
+        "WHERE t.tenant_id = %(tenant)s AND t.thread_id = ANY(%(ids)s) AND {}"
+    ).format(pg_schema.reads_join(sql.Placeholder("reader")), pg_schema.UNREAD)
     rows = conn.execute(
-        "SELECT x.thread_id FROM unnest(%s::text[]) AS x(thread_id) WHERE search.unread(%s, x.thread_id, %s)",
-        ([t.thread_id for t in threads], tenant_id, user_id),
+        query, {"tenant": tenant_id, "ids": [t.thread_id for t in threads], "reader": user_id}
     ).fetchall()
     unread = {r[0] for r in rows}
     return [replace(t, unread=t.thread_id in unread) for t in threads]
@@ -1083,10 +1099,13 @@ def _refresh_thread(conn: Connection, tenant_id: str, thread_id: str) -> None:
         UPDATE search.threads t SET
             message_count = s.n,
             last_message_at = s.last,
+            last_inbound_at = s.last_inbound,
             customer_email = c.from_email,
             customer_name = c.from_name
         FROM (
-            SELECT count(*) AS n, max(date) AS last FROM search.messages
+            SELECT count(*) AS n, max(date) AS last,
+                   max(coalesce(arrived_at, date)) FILTER (WHERE direction = 'inbound') AS last_inbound
+            FROM search.messages
             WHERE tenant_id = %(tenant)s AND thread_id = %(thread)s
         ) s
         LEFT JOIN LATERAL (

@@ -182,10 +182,13 @@ def refresh_threads(conn: Connection, keys: list[tuple[str, str]]) -> None:
         """
         UPDATE search.threads t SET
             message_count = coalesce(s.n, 0), last_message_at = s.last,
+            last_inbound_at = s.last_inbound,
             customer_email = c.from_email, customer_name = c.from_name
         FROM (SELECT DISTINCT * FROM unnest(%s::text[], %s::text[]) AS k(tenant_id, thread_id)) k
         LEFT JOIN LATERAL (
-            SELECT count(*) AS n, max(date) AS last FROM search.messages m
+            SELECT count(*) AS n, max(date) AS last,
+                   max(coalesce(arrived_at, date)) FILTER (WHERE direction = 'inbound') AS last_inbound
+            FROM search.messages m
             WHERE m.tenant_id = k.tenant_id AND m.thread_id = k.thread_id
         ) s ON true
         LEFT JOIN LATERAL (
@@ -204,10 +207,11 @@ def refresh_all_threads(conn: Connection) -> None:
     conn.execute(
         """
         UPDATE search.threads t SET
-            message_count = s.n, last_message_at = s.last,
+            message_count = s.n, last_message_at = s.last, last_inbound_at = s.last_inbound,
             customer_email = c.from_email, customer_name = c.from_name
         FROM (
-            SELECT tenant_id, thread_id, count(*) AS n, max(date) AS last
+            SELECT tenant_id, thread_id, count(*) AS n, max(date) AS last,
+                   max(coalesce(arrived_at, date)) FILTER (WHERE direction = 'inbound') AS last_inbound
             FROM search.messages GROUP BY tenant_id, thread_id
         ) s
         LEFT JOIN (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from responer_search.adapters.pg_schema import UNREAD
 from responer_search.domain.query import (
     Address,
     And,
@@ -51,6 +52,7 @@ class Compiled:
     condition: sql.Composable = field(default_factory=lambda: sql.SQL("true"))
     message_level: bool = False
     thread_level: bool = False  # reads the thread row `t` (tag, folder, status, assignee, note, number)
+    reads: bool = False  # is:unread / is:read: reads the asking user's reads row
     tsquery: sql.Composable | None = None  # positive text terms together: for ranking and highlighting
     params: dict[str, object] = field(default_factory=dict)
     completions: dict[str, list[str]] = field(default_factory=dict)  # prefix word -> lexemes
@@ -90,9 +92,10 @@ def _tsquery(c: Compiled, term: Term) -> sql.Composable:
 
 
 class _Compiler:
-    def __init__(self, c: Compiled, user_id: str) -> None:
+    def __init__(self, c: Compiled, user_id: str, reads_joined: bool = False) -> None:
         self.c = c
         self.user_id = user_id
+        self.reads_joined = reads_joined
         self.positive_text: list[sql.Composable] = []
 
     def node(self, n: Node, negated: bool = False) -> sql.Composable:
@@ -159,6 +162,16 @@ class _Compiler:
     def _on(self, alias: str, n: Text | Subject | Body) -> sql.Composable:
         return self._text_condition(alias, n, _tsquery(self.c, n.term))
 
+    def unread(self) -> sql.Composable:
+        self.c.reads = True
+        if self.reads_joined:
+            return UNREAD
+        # One primary-key probe of search.reads per thread; no row: unread when a customer wrote.
+        return sql.SQL(
+            "coalesce((SELECT {} FROM search.reads r WHERE r.tenant_id = t.tenant_id "
+            "AND r.thread_id = t.thread_id AND r.user_id = {}), t.last_inbound_at IS NOT NULL)"
+        ).format(UNREAD, self.c.param(self.user_id))
+
     def filter(self, n: Filter) -> sql.Composable:
         c, v = self.c, n.value
         if n.field == "tag":
@@ -183,8 +196,7 @@ class _Compiler:
             if v in ("unread", "read"):
                 if not self.user_id:
                     raise InvalidQuery(f"is:{v} needs a signed-in user")
-                unread = sql.SQL("search.unread(t.tenant_id, t.thread_id, {})").format(c.param(self.user_id))
-                return unread if v == "unread" else sql.SQL("NOT ") + unread
+                return self.unread() if v == "unread" else sql.SQL("NOT ") + self.unread()
             if v == "unassigned":
                 return sql.SQL("t.assignee_user_id IS NULL")
             if v == "assigned":
@@ -204,14 +216,19 @@ class _Compiler:
 
 
 def compile_query(
-    query: Query, user_id: str = "", completions: dict[str, list[str]] | None = None
+    query: Query,
+    user_id: str = "",
+    completions: dict[str, list[str]] | None = None,
+    reads_joined: bool = False,
 ) -> Compiled:
+    """With `reads_joined` the caller LEFT JOINs the user's reads row as `r` (pg_schema.reads_join)
+    and is:unread/is:read read it; otherwise they look it up by its key for each thread."""
     c = Compiled(
         message_level=query.has_message_conditions,
         params={"floor": "-infinity", "floor_day": -(2**31)},
         completions=completions or {},
     )
-    compiler = _Compiler(c, user_id)
+    compiler = _Compiler(c, user_id, reads_joined)
     c.condition = compiler.node(query.root)
     if compiler.positive_text:
         c.tsquery = sql.SQL("(") + sql.SQL(" || ").join(compiler.positive_text) + sql.SQL(")")

@@ -167,15 +167,46 @@ CREATE TABLE IF NOT EXISTS search.reads (
     marked_unread boolean NOT NULL DEFAULT false,
     PRIMARY KEY (tenant_id, user_id, thread_id)
 );
+-- The newest inbound arrival of each thread (coalesce(arrived_at, date) of its inbound messages), kept
+-- with the thread aggregates: unread is then one LEFT JOIN of a thread with the user's reads row (see
+-- UNREAD below) instead of a look at the thread's messages per thread.
+ALTER TABLE search.threads ADD COLUMN IF NOT EXISTS last_inbound_at timestamptz;
+-- Kept for anything that still asks per thread (an older replica during a rollout); the same rule.
 CREATE OR REPLACE FUNCTION search.unread(p_tenant text, p_thread text, p_user text)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(r.marked_unread, false) OR EXISTS (
-        SELECT 1 FROM search.messages m
-        WHERE m.tenant_id = p_tenant AND m.thread_id = p_thread AND m.direction = 'inbound'
-          AND coalesce(m.arrived_at, m.date) > coalesce(r.read_at, '-infinity'::timestamptz))
-    FROM (SELECT 1) AS one LEFT JOIN search.reads r
-        ON r.tenant_id = p_tenant AND r.user_id = p_user AND r.thread_id = p_thread
+    SELECT coalesce((
+        SELECT coalesce(r.marked_unread, false)
+            OR coalesce(t.last_inbound_at > coalesce(r.read_at, '-infinity'::timestamptz), false)
+        FROM search.threads t LEFT JOIN search.reads r
+            ON r.tenant_id = t.tenant_id AND r.user_id = p_user AND r.thread_id = t.thread_id
+        WHERE t.tenant_id = p_tenant AND t.thread_id = p_thread), false)
 $$;
+"""
+
+# Unread for the user of the reads row `r` LEFT JOINed to thread `t` (no row: never opened): marked so,
+# or an inbound message arrived after they last opened it. Never NULL, so NOT gives is:read.
+UNREAD = sql.SQL(
+    "(coalesce(r.marked_unread, false) "
+    "OR coalesce(t.last_inbound_at > coalesce(r.read_at, '-infinity'::timestamptz), false))"
+)
+
+
+def reads_join(user: sql.Composable) -> sql.Composable:
+    """LEFT JOIN of the reads row `r` of `user` (a placeholder) to thread `t`."""
+    return sql.SQL(
+        "LEFT JOIN search.reads r ON r.tenant_id = t.tenant_id AND r.thread_id = t.thread_id "
+        "AND r.user_id = {}"
+    ).format(user)
+
+
+# last_inbound_at of every thread with inbound mail, once, when the column is added.
+_BACKFILL_LAST_INBOUND = """
+UPDATE search.threads t SET last_inbound_at = s.at
+FROM (
+    SELECT tenant_id, thread_id, max(coalesce(arrived_at, date)) AS at FROM search.messages
+    WHERE direction = 'inbound' GROUP BY tenant_id, thread_id
+) s
+WHERE t.tenant_id = s.tenant_id AND t.thread_id = s.thread_id
 """
 
 
@@ -227,7 +258,13 @@ def ensure_schema(conn: Connection) -> None:
         "PARALLEL SAFE AS $$ SELECT floor(extract(epoch FROM $1) / 86400)::integer $$"
     )
     new_lexicon = conn.execute("SELECT to_regclass('search.lexemes') IS NULL").fetchone()[0]
+    had_last_inbound = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'search' "
+        "AND table_name = 'threads' AND column_name = 'last_inbound_at'"
+    ).fetchone()
     conn.execute(_TABLES)
+    if had_last_inbound is None:  # the column is new here: fill it once from what is indexed
+        conn.execute(_BACKFILL_LAST_INBOUND)
     if new_lexicon:  # a database from before the lexicon: fill it once from what is indexed
         conn.execute(LEXICON_FROM_MESSAGES.format(join=sql.SQL(""), where=sql.SQL("")))
     create_tracking_table(conn, SCHEMA)
