@@ -4,87 +4,22 @@ inherited is published (ThreadSorted, ThreadAssigned kind `split`, ThreadTagged,
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import grpc
 import nats
 import pytest
 from responer.events.v1 import events_pb2, mail_pb2
 from responer.routing.v1 import routing_pb2 as pb
-from responer.routing.v1 import routing_pb2_grpc
-from responer_events import decode, encode, stream_name, subject_for
-from responer_routing.bootstrap import build
-from responer_routing.config import Settings
+from responer_events import decode, stream_name
 from responer_routing.domain.sla import SlaPolicy
+
+from services.routing.tests.integration.helpers import eventually, threaded
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
-
-
-def threaded(tenant: str, thread: str, subject: str, *, outbound: bool = False) -> events_pb2.MessageThreaded:
-    mail = mail_pb2.Mail(message_id=f"{uuid.uuid4()}@klient.pl", subject=subject, text="Dzień dobry")
-    sender = "pomoc@sklep.test" if outbound else "ola@klient.pl"
-    getattr(mail, "from").CopyFrom(mail_pb2.Address(email=sender, name="Ola"))
-    if outbound:
-        mail.direction = mail_pb2.DIRECTION_OUTBOUND
-    return events_pb2.MessageThreaded(
-        message_id=str(uuid.uuid4()), tenant_id=tenant, thread_id=thread, thread_number=1000, mail=mail
-    )
-
-
-async def eventually(probe: Callable, what: str, budget: float = 15.0):  # noqa: ANN202
-    deadline = asyncio.get_running_loop().time() + budget
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def routing(private_database, nats_url, namespace, unused_tcp_port_factory):
-    ns = f"{namespace}s{uuid.uuid4().hex[:4]}"
-    settings = Settings(
-        namespace=ns,
-        nats_url=nats_url,
-        pg_host=private_database.host,
-        pg_port=private_database.port,
-        pg_dbname=private_database.dbname,
-        pg_user=private_database.user,
-        pg_password=private_database.password,
-        ops_port=unused_tcp_port_factory(),
-        grpc_port=unused_tcp_port_factory(),
-    )
-    service = build(settings)
-    task = asyncio.create_task(service.serve())
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await js.add_stream(name=stream_name("threading", ns), subjects=[f"{ns}.threading.>"])
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{settings.grpc_port}")
-    stub = routing_pb2_grpc.RoutingServiceStub(channel)
-
-    async def publish(payload, tenant: str, at: datetime | None = None) -> None:  # noqa: ANN001
-        env = encode(payload, tenant_id=tenant, aggregate_id=str(uuid.uuid4()), aggregate_version=1, occurred_at=at)  # fmt: skip
-        await js.publish(subject_for(type(payload), ns), env.SerializeToString())
-
-    try:
-        yield service, stub, publish, js, ns
-    finally:
-        await channel.close()
-        service.stop.set()
-        await asyncio.wait_for(task, 20)
-        for producer in ("threading", "routing"):
-            try:
-                await js.delete_stream(stream_name(producer, ns))
-            except Exception:  # noqa: BLE001
-                pass
-        await nc.close()
 
 
 async def test_a_split_off_thread_inherits_the_routing_and_the_undo_gives_the_original_its_deadline_back(routing):  # fmt: skip
