@@ -762,9 +762,7 @@ class ThreadingApplication(ResponerApplication):
         """The source thread lives again with the messages and notes it had; returns (source, target)."""
 
         def work(store: RepositoryThreadStore) -> tuple[UUID, UUID]:
-            record = store._get(OperationRecord, ids.operation_id(tenant_id, "merge", merge_id))
-            if record is None or record.kind != "merge":
-                raise NotFound(f"no merge {merge_id}")
+            record = _operation(store, tenant_id, "merge", merge_id)
             if record.undone:
                 return record.source_thread_id, record.target_thread_id
             src = store.get_thread(record.source_thread_id)
@@ -855,9 +853,7 @@ class ThreadingApplication(ResponerApplication):
         """The split-off messages (and notes written there) go back; the new thread follows the source."""
 
         def work(store: RepositoryThreadStore) -> tuple[UUID, UUID]:
-            record = store._get(OperationRecord, ids.operation_id(tenant_id, "split", split_id))
-            if record is None or record.kind != "split":
-                raise NotFound(f"no split {split_id}")
+            record = _operation(store, tenant_id, "split", split_id)
             if record.undone:
                 return record.source_thread_id, record.target_thread_id
             src = store.get_thread(record.source_thread_id)
@@ -1091,3 +1087,11 @@ class ThreadingApplication(ResponerApplication):
         self._unit(work)
         self.memo.policies.pop((tenant_id, mailbox_id), None)
         return self.get_policy(tenant_id, mailbox_id)
+
+
+def _operation(store: RepositoryThreadStore, tenant_id: str, kind: str, op_id: str) -> OperationRecord:
+    """The record of a merge or split to undo; NotFound for an id that is not one of that kind."""
+    record = store._get(OperationRecord, ids.operation_id(tenant_id, kind, op_id))
+    if record is None or record.kind != kind:
+        raise NotFound(f"no {kind} {op_id}")
+    return record
